@@ -1,0 +1,87 @@
+"""The one exception tree of srcip.
+
+::
+
+    SrcipError                      base of everything srcip raises on purpose
+    ├── ManifestError(ValueError)   a Kubernetes manifest (or a reference to one) is wrong:
+    │                               names the file, document, object, field, value and fix
+    └── UsageError(ValueError)      a command-line value that is not about a manifest
+                                    (a bad IP in --src, a port out of range)
+
+Bad input is always one of these; anything else escaping is a bug. The CLI turns every
+``SrcipError`` into a one-paragraph message and exit code 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ManifestError", "SrcipError", "UsageError", "Where"]
+
+
+class SrcipError(Exception):
+    """Base class of every error srcip raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Where:
+    """Where in the input a problem sits: file, document index and object."""
+
+    file: str | None = None
+    document: int | None = None
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+
+    def describe(self) -> str:
+        """Render as ``file.yaml, document 2, Service default/echo``."""
+        parts: list[str] = []
+        if self.file is not None:
+            parts.append(self.file)
+        if self.document is not None:
+            parts.append(f"document {self.document}")
+        if self.kind is not None:
+            obj = self.kind
+            if self.name is not None:
+                ns = f"{self.namespace}/" if self.namespace else ""
+                obj = f"{obj} {ns}{self.name}"
+            parts.append(obj)
+        return ", ".join(parts)
+
+
+class ManifestError(SrcipError, ValueError):
+    """A manifest cannot be used: names where, which field, the value and the fix."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        where: Where | None = None,
+        field: str | None = None,
+        value: object = None,
+        fix: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.where = where or Where()
+        self.field = field
+        self.value = value
+        self.fix = fix
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """One paragraph: where, field, value, problem, fix."""
+        head = self.where.describe()
+        text = f"{head}: " if head else ""
+        if self.field is not None:
+            text += f"field {self.field}"
+            if self.value is not None:
+                text += f" = {self.value!r}"
+            text += ": "
+        text += self.problem
+        if self.fix:
+            text += f". Fix: {self.fix}"
+        return text
+
+
+class UsageError(SrcipError, ValueError):
+    """A command-line value is wrong; the message names the option and the fix."""
