@@ -37,29 +37,13 @@ from srcip.model.objects import (
     ServicePort,
     family_of,
 )
-from srcip.model.packet import ServicePortRef, format_endpoint
+from srcip.model.packet import Backend, ServicePortRef, format_endpoint
 
 __all__ = ["Backend", "ClusterIndex", "NodeView", "ServicePortInfo", "build_index"]
 
 LOOPBACK_V4 = IPv4Network("127.0.0.0/8")
 GATE_NFT_LOCALHOST = "KubeProxyNFTablesLocalhostNodePorts"
 GATE_PREFER_SAME = "PreferSameTrafficDistribution"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Backend:
-    """One merged endpoint (``ip:port``) of one service port (KP §2.1)."""
-
-    address: IPAddress
-    port: int
-    node_name: str | None
-    ready: bool
-    serving: bool
-    terminating: bool
-    zone_hints: frozenset[str]
-    node_hints: frozenset[str]
-    target: str | None
-    text: str  # ip:port, [ip]:port for IPv6
 
 
 @dataclass(slots=True, kw_only=True)
@@ -75,6 +59,7 @@ class ServicePortInfo:
     vips: tuple[IPAddress, ...]
     source_ranges: tuple[IPNetwork, ...]
     backends: tuple[Backend, ...] = ()
+    addresses: frozenset[IPAddress] = frozenset()  # every backend IP, for the hairpin test
     # nodes on which a duplicate copy of an endpoint is local: node → (text → copy) (KP §2.1)
     local_copies: dict[str, dict[str, Backend]] = field(default_factory=dict)
     by_node: dict[str, tuple[Backend, ...]] = field(default_factory=dict)
@@ -339,6 +324,7 @@ def _attach_backends(info: ServicePortInfo, slices: list[EndpointSlice] | tuple[
             if first is not backend and backend.node_name and backend.node_name != first.node_name:
                 info.local_copies.setdefault(backend.node_name, {})[backend.text] = backend
     info.backends = tuple(sorted(merged.values(), key=_backend_order))
+    info.addresses = frozenset(b.address for b in info.backends)
     by_node: dict[str, list[Backend]] = defaultdict(list)
     for backend in info.backends:
         if backend.node_name is not None:
@@ -407,4 +393,3 @@ def _gateway(cidr: IPNetwork) -> IPAddress:
 
 def _covers_loopback(cidr: IPNetwork) -> bool:
     return isinstance(cidr, IPv4Network) and cidr.overlaps(LOOPBACK_V4)
-

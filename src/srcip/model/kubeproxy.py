@@ -17,7 +17,6 @@ interfaces, which the model identifies by the node's pod CIDR.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from srcip.errors import ManifestError, UsageError
 from srcip.model.enums import (
@@ -30,29 +29,23 @@ from srcip.model.enums import (
     SourceClass,
     Verdict,
 )
-from srcip.model.index import Backend, ClusterIndex, NodeView, ServicePortInfo
+from srcip.model.index import ClusterIndex, NodeView, ServicePortInfo
 from srcip.model.objects import IPAddress, IPNetwork, KubeProxyConfig
-from srcip.model.packet import (
-    AffinityState,
-    EndpointChoice,
-    Packet,
-    RouteResult,
-    ServicePortRef,
-)
+from srcip.model.packet import AffinityState, Backend, Packet, RouteResult, ServicePortRef
 
 __all__ = ["classify_source", "route_packet"]
 
 
 @dataclass(slots=True)
 class _Trace:
-    """The rules that decided, with their reasons, in order."""
+    """The rules that decided, with their reasons (templates formatted on demand), in order."""
 
     rules: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
 
-    def add(self, rule: str, reason: str) -> None:
+    def add(self, rule: str, template: str, *args: object) -> None:
         self.rules.append(rule)
-        self.reasons.append(reason)
+        self.reasons.append((template, args))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,10 +100,9 @@ def route_packet(
     if info is None:
         return _own_listener(ctx, entry, trace)
     verdict, targets, masq = _decide(ctx, entry, info, trace)
-    choices: tuple[EndpointChoice, ...] = ()
-    if verdict is Verdict.DNAT:
-        choices = _choices(ctx, info, targets, masq, affinity, now, trace)
-    return _result(ctx, trace, verdict, entry=entry, service=info.ref, endpoints=choices)
+    if verdict is not Verdict.DNAT:
+        return _result(ctx, trace, verdict, entry=entry, service=info.ref)
+    return _dnat(ctx, info, entry, targets, masq, affinity, now, trace)
 
 
 def classify_source(
@@ -178,28 +170,36 @@ def _unmatched(ctx: _Ctx, trace: _Trace) -> RouteResult:
     if proxy_ip is not None:
         trace.add(
             "KP §10.2",
-            f"{pkt.dst} is an ipMode Proxy ingress of {proxy_ip.ref}: kube-proxy installs no "
-            "rule for it; the load balancer itself must deliver to a node or pod",
+            "{} is an ipMode Proxy ingress of {}: kube-proxy installs no rule for it; "
+            "the load balancer itself must deliver to a node or pod",
+            pkt.dst,
+            proxy_ip.ref,
         )
         return _result(ctx, trace, Verdict.NO_MATCH)
     if index.config.mode is ProxyMode.NFTABLES:
         if pkt.dst in index.by_cluster_ip:
             trace.add(
                 "KP §6.4",
-                f"{pkt.dst} is an active ClusterIP but no port matches {pkt.port}/"
-                f"{pkt.protocol}: nftables rejects it",
+                "{} is an active ClusterIP but no port matches {}/{}: nftables rejects it",
+                pkt.dst,
+                pkt.port,
+                pkt.protocol,
             )
             return _result(ctx, trace, Verdict.REJECT)
         if any(pkt.dst in cidr for cidr in index.service_cidrs):
             trace.add(
                 "KP §6.4",
-                f"{pkt.dst} lies in a service CIDR but is not allocated: nftables drops it",
+                "{} lies in a service CIDR but is not allocated: nftables drops it",
+                pkt.dst,
             )
             return _result(ctx, trace, Verdict.DROP)
     trace.add(
         "KP §3.5",
-        f"no service matches {pkt.dst}:{pkt.port}/{pkt.protocol} on node "
-        f"{ctx.view.name}: the packet passes kube-proxy unchanged",
+        "no service matches {}:{}/{} on node {}: the packet passes kube-proxy unchanged",
+        pkt.dst,
+        pkt.port,
+        pkt.protocol,
+        ctx.view.name,
     )
     return _result(ctx, trace, Verdict.NO_MATCH)
 
@@ -218,11 +218,12 @@ def _own_listener(ctx: _Ctx, entry: EntryPoint, trace: _Trace) -> RouteResult:
         )
         trace.add(
             "KP §13.1",
-            f"port {pkt.port} is the healthCheckNodePort of {svc.key}: kube-proxy itself "
-            "answers it",
+            "port {} is the healthCheckNodePort of {}: kube-proxy itself answers it",
+            pkt.port,
+            svc.key,
         )
     else:
-        trace.add("KP §14.1", f"port {pkt.port} is kube-proxy's own health server")
+        trace.add("KP §14.1", "port {} is kube-proxy's own health server", pkt.port)
     return _result(ctx, trace, Verdict.ACCEPT, entry=entry, service=service)
 
 
@@ -233,13 +234,14 @@ def _decide(
     ctx: _Ctx, entry: EntryPoint, info: ServicePortInfo, trace: _Trace
 ) -> tuple[Verdict, tuple[Backend, ...], bool]:
     cats = ctx.index.categories(info, ctx.view.name)
-    trace.add("KP §3", f"{entry} of {info.ref}; source is {_describe_source(ctx)}")
+    trace.add("KP §3", "{} of {}; source is {}", entry, info.ref, _SourceText(ctx))
     nft = ctx.index.config.mode is ProxyMode.NFTABLES
     if entry is EntryPoint.LOAD_BALANCER and info.source_ranges and not _in_ranges(ctx, info):
         if nft or cats.has_any:
             trace.add(
                 "KP §8.2",
-                f"{ctx.packet.src} is outside loadBalancerSourceRanges: dropped before DNAT",
+                "{} is outside loadBalancerSourceRanges: dropped before DNAT",
+                ctx.packet.src,
             )
             return Verdict.DROP, (), False
         trace.add("KP §8.6", "iptables installs no source-range firewall without endpoints")
@@ -275,7 +277,7 @@ def _internal(
     elif ctx.detector:
         masq = ctx.source is not SourceClass.POD
         verb = "is masqueraded" if masq else "keeps its source"
-        trace.add("KP §4.1", f"ClusterIP traffic from a {ctx.source} source {verb}")
+        trace.add("KP §4.1", "ClusterIP traffic from a {} source {}", ctx.source, verb)
     else:
         masq = False
         trace.add("KP §4.1", "no local-traffic detector: ClusterIP traffic is never masqueraded")
@@ -314,8 +316,9 @@ def _external(
     if not local:
         trace.add(
             "KP §4.3",
-            f"Local policy and no local endpoint on {ctx.view.name}: dropped silently "
+            "Local policy and no local endpoint on {}: dropped silently "
             "(the load balancer's health check should keep traffic away)",
+            ctx.view.name,
         )
         trace.add("KP §6.3", "endpoints exist elsewhere, so DROP rather than REJECT")
         return Verdict.DROP, (), False
@@ -326,77 +329,84 @@ def _external(
 # ---------------------------------------------------------------------- choices (KP §4.5, §5, §9)
 
 
-def _choices(
+def _dnat(
     ctx: _Ctx,
     info: ServicePortInfo,
+    entry: EntryPoint,
     targets: tuple[Backend, ...],
     masq: bool,
     affinity: AffinityState | None,
     now: float,
     trace: _Trace,
-) -> tuple[EndpointChoice, ...]:
+) -> RouteResult:
     src = ctx.packet.src
-    timeout = info.affinity_timeout
-    state = affinity if affinity is not None else AffinityState()
-    key = str(info.ref)
-    if timeout is not None:
-        remembered = state.lookup(key, src)
-        if remembered is not None and now - remembered.last_seen < timeout:
+    key: str | None = None
+    if info.affinity_timeout is not None:
+        key = str(info.ref)
+        remembered = affinity.lookup(key, src) if affinity is not None else None
+        if remembered is not None and now - remembered.last_seen < info.affinity_timeout:
             sticky = tuple(b for b in targets if b.text == remembered.endpoint)
             if sticky:
-                trace.add("KP §9.2", f"ClientIP affinity: {src} sticks to {sticky[0].text}")
+                trace.add("KP §9.2", "ClientIP affinity: {} sticks to {}", src, sticky[0].text)
                 targets = sticky
-    share = Fraction(1, len(targets))
-    choices = []
-    for backend in targets:
-        hairpin = backend.address == src
-        if hairpin:
-            trace.add("KP §4.5", f"{src} reaches itself through the service: masqueraded")
-        masqueraded = masq or hairpin
-        seen = _snat_source(ctx, backend) if masqueraded else src
-        choices.append(
-            EndpointChoice(
-                ip=backend.address,
-                port=backend.port,
-                node=backend.node_name,
-                probability=share,
-                masquerade=masqueraded,
-                source_seen=seen,
-                affinity=None if timeout is None else state.remember(key, src, backend.text, now),
-            )
-        )
+    hairpin = src in info.addresses and any(b.address == src for b in targets)
+    if hairpin:
+        trace.add("KP §4.5", "{} may reach itself through the service: then masqueraded", src)
     if masq:
         trace.add("KP §5.2", "SNAT: the pod sees a node-owned address, not the client")
-    return tuple(choices)
-
-
-def _snat_source(ctx: _Ctx, backend: Backend) -> IPAddress:
-    """The address MASQUERADE picks toward this endpoint (KP §5.2)."""
-    view = ctx.view
-    if backend.node_name == view.name and ctx.cni is CNIMode.BRIDGE:
-        gateway = view.gateway.get(ctx.family)
-        if gateway is not None:
-            return gateway
-    primary = view.primary.get(ctx.family)
-    if primary is not None:
-        return primary
-    fallback = sorted(ip for ip in view.local_ips if ip.version == ctx.packet.src.version)
-    if fallback:
-        return fallback[0]
-    raise ManifestError(
-        f"the node has no {ctx.family} address to masquerade with",
-        field="status.addresses",
-        fix=f"list the node's {ctx.family} InternalIP in its Node object",
+    snat_local = snat_remote = None
+    if masq or hairpin:
+        snat_local, snat_remote = _snat_sources(ctx)
+    return RouteResult(
+        verdict=Verdict.DNAT,
+        node=ctx.view.name,
+        packet=ctx.packet,
+        source_class=ctx.source,
+        entry=entry,
+        service=info.ref,
+        rules=tuple(trace.rules),
+        reason_parts=tuple(trace.reasons),
+        targets=targets,
+        marked=masq,
+        snat_local=snat_local,
+        snat_remote=snat_remote,
+        affinity_key=key,
+        affinity_before=affinity,
+        now=now,
     )
 
 
-def _describe_source(ctx: _Ctx) -> str:
-    src, name = ctx.packet.src, ctx.view.name
-    if ctx.source is SourceClass.POD:
-        return f"pod traffic ({src} matches the local-traffic detector)"
-    if ctx.source is SourceClass.HOST:
-        return f"locally originated ({src} is an address of {name})"
-    return f"an external client ({src} is neither pod traffic nor an address of {name})"
+def _snat_sources(ctx: _Ctx) -> tuple[IPAddress, IPAddress]:
+    """The addresses MASQUERADE picks toward a local and a remote endpoint (KP §5.2)."""
+    view = ctx.view
+    primary = view.primary.get(ctx.family)
+    if primary is None:
+        fallback = sorted(ip for ip in view.local_ips if ip.version == ctx.packet.src.version)
+        if not fallback:
+            raise ManifestError(
+                f"node {view.name} has no {ctx.family} address to masquerade with",
+                field="status.addresses",
+                fix=f"list the node's {ctx.family} InternalIP in its Node object",
+            )
+        primary = fallback[0]
+    gateway = view.gateway.get(ctx.family)
+    local = gateway if gateway is not None and ctx.cni is CNIMode.BRIDGE else primary
+    return local, primary
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceText:
+    """Describes the packet's source class when a reason is formatted (lazily)."""
+
+    ctx: _Ctx
+
+    def __str__(self) -> str:
+        src, name = self.ctx.packet.src, self.ctx.view.name
+        if self.ctx.source is SourceClass.POD:
+            return f"pod traffic ({src} matches the local-traffic detector)"
+        if self.ctx.source is SourceClass.HOST:
+            return f"locally originated ({src} is an address of {name})"
+        return f"an external client ({src} is neither pod traffic nor an address of {name})"
 
 
 def _result(
@@ -406,7 +416,6 @@ def _result(
     *,
     entry: EntryPoint | None = None,
     service: ServicePortRef | None = None,
-    endpoints: tuple[EndpointChoice, ...] = (),
 ) -> RouteResult:
     return RouteResult(
         verdict=verdict,
@@ -415,7 +424,6 @@ def _result(
         source_class=ctx.source,
         entry=entry,
         service=service,
-        endpoints=endpoints,
         rules=tuple(trace.rules),
-        reasons=tuple(trace.reasons),
+        reason_parts=tuple(trace.reasons),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from types import MappingProxyType
 
 from srcip.model.enums import EntryPoint, Protocol, SourceClass, Verdict
@@ -21,6 +22,7 @@ from srcip.model.objects import IPAddress
 __all__ = [
     "AffinityEntry",
     "AffinityState",
+    "Backend",
     "EndpointChoice",
     "Packet",
     "RouteResult",
@@ -32,6 +34,22 @@ __all__ = [
 def format_endpoint(ip: IPAddress, port: int) -> str:
     """``ip:port``, or ``[ip]:port`` for IPv6."""
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backend:
+    """One merged endpoint (``ip:port``) of one service port (KP §2.1)."""
+
+    address: IPAddress
+    port: int
+    node_name: str | None
+    ready: bool
+    serving: bool
+    terminating: bool
+    zone_hints: frozenset[str]
+    node_hints: frozenset[str]
+    target: str | None
+    text: str  # ip:port, [ip]:port for IPv6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,9 +124,14 @@ class EndpointChoice:
         return format_endpoint(self.ip, self.port)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class RouteResult:
     """kube-proxy's decision for one new packet on one node, with the rules that decided.
+
+    The decision is stored as kube-proxy makes it: a uniform choice over ``targets``
+    (KP §7.1), whether the chain marks for masquerade, and the two addresses SNAT can pick.
+    :attr:`endpoints` spells it out per endpoint (probability, hairpin, the source the pod
+    sees, affinity after) and is computed once, on first use.
 
     ``masquerade`` and ``source_seen`` are the common value across all endpoint choices, or
     ``None`` when there is no endpoint (DROP, REJECT, ...) or the choices differ (e.g. SNAT
@@ -121,13 +144,57 @@ class RouteResult:
     source_class: SourceClass
     entry: EntryPoint | None = None
     service: ServicePortRef | None = None
-    endpoints: tuple[EndpointChoice, ...] = ()
     rules: tuple[str, ...] = ()  # the rules that decided, as "KP §N.M" references, in order
-    reasons: tuple[str, ...] = ()  # one sentence per rule, same order
+    reason_parts: tuple[tuple[str, tuple[object, ...]], ...] = ()  # (template, args) per rule
+    targets: tuple[Backend, ...] = ()  # chosen uniformly at random (empty unless DNAT)
+    marked: bool = False  # the chain marks the packet for masquerade (KP §5.1)
+    snat_local: IPAddress | None = None  # SNAT source toward an endpoint on this node
+    snat_remote: IPAddress | None = None  # SNAT source toward an endpoint elsewhere
+    affinity_key: str | None = None  # service port key when ClientIP affinity applies
+    affinity_before: AffinityState | None = None
+    now: float = 0.0
 
     def cites(self, rule: str) -> bool:
         """Whether ``rule`` (e.g. ``"KP §4.3"``) is among the deciding rules."""
         return rule in self.rules
+
+    @cached_property
+    def reasons(self) -> tuple[str, ...]:
+        """One sentence per rule in :attr:`rules`, same order."""
+        return tuple(template.format(*args) for template, args in self.reason_parts)
+
+    @cached_property
+    def endpoints(self) -> tuple[EndpointChoice, ...]:
+        """Every endpoint the packet may reach, with its probability and outcome."""
+        if not self.targets:
+            return ()
+        src = self.packet.src
+        share = Fraction(1, len(self.targets))
+        state = self.affinity_before if self.affinity_before is not None else AffinityState()
+        return tuple(self._choice(backend, src, share, state) for backend in self.targets)
+
+    def _choice(
+        self, backend: Backend, src: IPAddress, share: Fraction, state: AffinityState
+    ) -> EndpointChoice:
+        masq = self.marked or backend.address == src  # hairpin (KP §4.5)
+        seen = src
+        if masq:
+            snat = self.snat_local if backend.node_name == self.node else self.snat_remote
+            if snat is None:
+                raise ValueError(f"route result for {backend.text} lacks its SNAT address")
+            seen = snat
+        affinity = None
+        if self.affinity_key is not None:
+            affinity = state.remember(self.affinity_key, src, backend.text, self.now)
+        return EndpointChoice(
+            ip=backend.address,
+            port=backend.port,
+            node=backend.node_name,
+            probability=share,
+            masquerade=masq,
+            source_seen=seen,
+            affinity=affinity,
+        )
 
     @property
     def masquerade(self) -> bool | None:
