@@ -15,6 +15,14 @@ from srcip.model.enums import (
     TrafficPolicy,
     Verdict,
 )
+from srcip.model.healthcheck import (
+    HealthAnswer,
+    HealthReport,
+    ProxyHealthState,
+    health_report,
+    proxy_health_answers,
+    service_health_answer,
+)
 from srcip.model.index import ClusterIndex, build_index
 from srcip.model.kubeproxy import route_packet
 from srcip.model.objects import Cluster
@@ -28,9 +36,12 @@ __all__ = [
     "EndpointCategories",
     "EndpointChoice",
     "EntryPoint",
+    "HealthAnswer",
+    "HealthReport",
     "IPFamily",
     "Packet",
     "Protocol",
+    "ProxyHealthState",
     "ProxyMode",
     "RouteResult",
     "SourceClass",
@@ -38,5 +49,8 @@ __all__ = [
     "Verdict",
     "build_index",
     "categorize_endpoints",
+    "health_report",
+    "proxy_health_answers",
     "route_packet",
+    "service_health_answer",
 ]

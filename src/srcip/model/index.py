@@ -238,8 +238,16 @@ class ClusterIndex:
     # ------------------------------------------------------------------ health checks
 
     def health_checked_services(self) -> tuple[Service, ...]:
-        """Services that need a health check (KP §1.6), in input order."""
-        return tuple(s for s in self.cluster.services if s.is_proxied and s.needs_health_check)
+        """Services kube-proxy opens a health-check listener for, in input order.
+
+        Those that need one (KP §1.6) and have a non-zero ``healthCheckNodePort`` and at least
+        one port, as kube-proxy requires before it listens (KP §13.1).
+        """
+        return tuple(
+            s
+            for s in self.cluster.services
+            if s.is_proxied and s.needs_health_check and s.health_check_node_port and s.ports
+        )
 
     def local_ready_counts(self, service: Service) -> Mapping[str, int]:
         """Node → number of distinct IPs of local Ready endpoints of the Service (KP §13.4).

@@ -157,9 +157,13 @@ def _is_node_port_address(ctx: _Ctx) -> bool:
 
 
 def _health_check_listens(ctx: _Ctx) -> bool:
+    """Whether a packet to a healthCheckNodePort on this address is accepted (KP §13.1)."""
     dst, view = ctx.packet.dst, ctx.view
-    if view.health_check_any:  # 0.0.0.0 (KP §13.1)
-        return dst in view.local_ips or dst.is_loopback
+    local = dst in view.local_ips or dst.is_loopback
+    if view.health_check_any or ctx.index.config.mode is ProxyMode.IPTABLES:
+        # iptables adds a filter ACCEPT for the port on every local address, wherever the
+        # listener binds; the listener itself binds 0.0.0.0 by default.
+        return local
     cidrs = ctx.index.config.node_port_addresses
     return dst in view.node_port_ips or (dst.is_loopback and any(dst in c for c in cidrs))
 
@@ -234,7 +238,13 @@ def _decide(
     ctx: _Ctx, entry: EntryPoint, info: ServicePortInfo, trace: _Trace
 ) -> tuple[Verdict, tuple[Backend, ...], bool]:
     cats = ctx.index.categories(info, ctx.view.name)
-    trace.add("KP §3", "{} of {}; source is {}", entry, info.ref, _SourceText(ctx))
+    trace.add(
+        "KP §3",
+        "{} of {}; source is {}",
+        entry,
+        info.ref,
+        _SourceText(ctx.source, ctx.packet.src, ctx.view.name),
+    )
     nft = ctx.index.config.mode is ProxyMode.NFTABLES
     if entry is EntryPoint.LOAD_BALANCER and info.source_ranges and not _in_ranges(ctx, info):
         if nft or cats.has_any:
@@ -398,15 +408,18 @@ def _snat_sources(ctx: _Ctx) -> tuple[IPAddress, IPAddress]:
 class _SourceText:
     """Describes the packet's source class when a reason is formatted (lazily)."""
 
-    ctx: _Ctx
+    source: SourceClass
+    src: IPAddress
+    node: str
 
     def __str__(self) -> str:
-        src, name = self.ctx.packet.src, self.ctx.view.name
-        if self.ctx.source is SourceClass.POD:
-            return f"pod traffic ({src} matches the local-traffic detector)"
-        if self.ctx.source is SourceClass.HOST:
-            return f"locally originated ({src} is an address of {name})"
-        return f"an external client ({src} is neither pod traffic nor an address of {name})"
+        if self.source is SourceClass.POD:
+            return f"pod traffic ({self.src} matches the local-traffic detector)"
+        if self.source is SourceClass.HOST:
+            return f"locally originated ({self.src} is an address of {self.node})"
+        return (
+            f"an external client ({self.src} is neither pod traffic nor an address of {self.node})"
+        )
 
 
 def _result(

@@ -133,9 +133,7 @@ class Service:
     @property
     def external_policy_local(self) -> bool:
         """ExternallyAccessible and ``externalTrafficPolicy: Local`` (KP §1.2)."""
-        return (
-            self.externally_accessible and self.external_traffic_policy is TrafficPolicy.LOCAL
-        )
+        return self.externally_accessible and self.external_traffic_policy is TrafficPolicy.LOCAL
 
     @property
     def internal_policy_local(self) -> bool:
