@@ -29,17 +29,20 @@ class Where:
 
     file: str | None = None
     document: int | None = None
+    item: str | None = None  # path inside a ``kind: List`` document, e.g. ``items[3]``
     kind: str | None = None
     namespace: str | None = None
     name: str | None = None
 
     def describe(self) -> str:
-        """Render as ``file.yaml, document 2, Service default/echo``."""
+        """Render as ``file.yaml, document 2, items[3], Service default/echo``."""
         parts: list[str] = []
         if self.file is not None:
             parts.append(self.file)
         if self.document is not None:
             parts.append(f"document {self.document}")
+        if self.item is not None:
+            parts.append(self.item)
         if self.kind is not None:
             obj = self.kind
             if self.name is not None:
