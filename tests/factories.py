@@ -71,7 +71,7 @@ def service(
     name: str,
     *,
     namespace: str = "ns1",
-    type: str = "ClusterIP",  # noqa: A002 - the Kubernetes field name
+    type: str = "ClusterIP",
     cluster_ip: str | tuple[str, ...] | None = None,
     ports: tuple[ServicePort, ...] = (),
     external_ips: tuple[str, ...] = (),
@@ -236,4 +236,6 @@ def cluster(
 
 def packet(src: str, dst: str, dst_port: int, protocol: str = "TCP") -> Packet:
     """A packet from ``src`` to ``dst:dst_port``."""
-    return Packet(src=ip_address(src), dst=ip_address(dst), port=dst_port, protocol=Protocol(protocol))
+    return Packet(
+        src=ip_address(src), dst=ip_address(dst), port=dst_port, protocol=Protocol(protocol)
+    )

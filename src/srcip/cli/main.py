@@ -1,6 +1,257 @@
-"""Entry point placeholder; replaced by the real CLI."""
+"""The ``srcip`` command line: parse, call one library function, render.
+
+Exit codes: 0 ok, 1 problem found, 2 bad input. Every :class:`~srcip.errors.SrcipError`
+becomes a one-paragraph message on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+
+from srcip import __version__
+from srcip.cli.render import health_json, health_tables, route_json, route_table
+from srcip.errors import SrcipError, UsageError
+from srcip.manifests import load_cluster
+from srcip.manifests.packets import load_packets
+from srcip.model import CNIMode, Packet, Protocol, build_index, route_packet
+from srcip.model.healthcheck import DEFAULT_PROXIER_FAMILIES, ProxyHealthState, health_report
+from srcip.model.index import ClusterIndex
+from srcip.model.objects import IPAddress
+
+__all__ = ["cli", "main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+FILES = click.option(
+    "-f",
+    "--filename",
+    "files",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Kubernetes YAML/JSON (multi-document, kind: List); repeat for more files.",
+)
+OUTPUT = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines.",
+)
+VERBOSE = click.option(
+    "-v", "--verbose", is_flag=True, help="Also show what the loader noticed and every reason."
+)
 
 
-def main() -> None:
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn SrcipError into a one-paragraph message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except SrcipError as exc:
+            click.echo(f"srcip: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _address(value: str, option: str) -> IPAddress:
+    try:
+        return ip_address(value.strip())
+    except ValueError as exc:
+        raise UsageError(
+            f"{option} {value!r} is not an IP address. Fix: write an IPv4 or IPv6 address"
+        ) from exc
+
+
+def _load(files: Sequence[str], verbose: bool, console: Console) -> ClusterIndex:
+    cluster = load_cluster(files)
+    if verbose:
+        for note in cluster.notes:
+            console.print(f"[dim]note:[/dim] {note}", highlight=False)
+    return build_index(cluster)
+
+
+def _console() -> Console:
+    # A terminal reports its width; piped output (CI logs, `make demo | less`) gets a width
+    # wide enough for the tables instead of rich's 80-column fallback.
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
+def _emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="srcip")
+def cli() -> None:
+    """Which source address will my pod see for an external client, and why?"""
+
+
+@cli.command()
+@FILES
+@click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    help="Node whose kube-proxy receives the packet; repeat for several.",
+)
+@click.option("--all-nodes", is_flag=True, help="Route the packet on every node of the input.")
+@click.option("--src", help="Source IP of the packet (the client).")
+@click.option("--dst", help="Destination IP (ClusterIP, node IP, externalIP or LB VIP).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Destination port.")
+@click.option(
+    "--protocol",
+    type=click.Choice([p.value for p in Protocol], case_sensitive=False),
+    default="TCP",
+    show_default=True,
+)
+@click.option(
+    "--packets",
+    "packets_file",
+    type=click.Path(dir_okay=False),
+    help="YAML/JSON list of {src, dst, port, protocol}: route each one.",
+)
+@click.option(
+    "--cni",
+    type=click.Choice([m.value for m in CNIMode]),
+    default=CNIMode.BRIDGE.value,
+    show_default=True,
+    help="bridge: SNAT toward a local pod uses the pod-network gateway; routed: the node IP.",
+)
+@OUTPUT
+@VERBOSE
+@reports_errors
+def route(
+    files: tuple[str, ...],
+    nodes: tuple[str, ...],
+    all_nodes: bool,
+    src: str | None,
+    dst: str | None,
+    port: int | None,
+    protocol: str,
+    packets_file: str | None,
+    cni: str,
+    output: str,
+    verbose: bool,
+) -> None:
+    """What kube-proxy on a node does with a new packet, and what source the pod sees.
+
+    \b
+    srcip route -f cluster.yaml --node node-1 --src 203.0.113.7 --dst 10.0.1.2 --port 30080
+    srcip route -f cluster.yaml --all-nodes --packets packets.yaml -o json
+    """
+    console = _console()
+    packets = _packets(packets_file, src, dst, port, protocol)
+    index = _load(files, verbose, console)
+    if all_nodes:
+        nodes = tuple(n.name for n in index.nodes)
+    if not nodes:
+        raise UsageError("give --node NAME (repeatable) or --all-nodes")
+    mode = CNIMode(cni)
+    results = [route_packet(index, n, p, cni=mode) for p in packets for n in nodes]
+    if output == "json":
+        data = [route_json(r) for r in results]
+        _emit_json(data[0] if len(data) == 1 and packets_file is None else data)
+    else:
+        console.print(route_table(results, reasons=verbose))
+
+
+def _packets(
+    packets_file: str | None, src: str | None, dst: str | None, port: int | None, protocol: str
+) -> tuple[Packet, ...]:
+    if packets_file is not None:
+        if src or dst or port:
+            raise UsageError("give either --packets FILE or --src/--dst/--port, not both")
+        return load_packets(packets_file)
+    if src is None or dst is None or port is None:
+        given = (("--src", src), ("--dst", dst), ("--port", port))
+        missing = ", ".join(name for name, value in given if value is None)
+        raise UsageError(f"missing {missing} (or give --packets FILE)")
+    return (
+        Packet(
+            src=_address(src, "--src"),
+            dst=_address(dst, "--dst"),
+            port=port,
+            protocol=Protocol(protocol.upper()),
+        ),
+    )
+
+
+@cli.command()
+@FILES
+@click.option("--node", "nodes", multiple=True, help="Only these nodes (repeatable).")
+@click.option(
+    "--now",
+    help="The instant to answer for (ISO 8601, e.g. 2026-01-01T00:00:00Z); default: now.",
+)
+@click.option(
+    "--proxy-pending",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="kube-proxy has had an update queued for this many seconds without syncing "
+    "(unhealthy past 2 × syncPeriod).",
+)
+@OUTPUT
+@VERBOSE
+@reports_errors
+def health(
+    files: tuple[str, ...],
+    nodes: tuple[str, ...],
+    now: str | None,
+    proxy_pending: float | None,
+    output: str,
+    verbose: bool,
+) -> None:
+    """What every health check answers: healthCheckNodePort per Service × node, and :10256.
+
+    \b
+    srcip health -f cluster.yaml
+    srcip health -f cluster.yaml --node node-3 -o json
+    """
+    console = _console()
+    moment = _instant(now)
+    index = _load(files, verbose, console)
+    for name in nodes:
+        index.node(name)  # an unknown node is bad input
+    state = None
+    if proxy_pending is not None:
+        since = moment - timedelta(seconds=proxy_pending)
+        state = ProxyHealthState.synced(DEFAULT_PROXIER_FAMILIES, since)
+        for family in DEFAULT_PROXIER_FAMILIES:
+            state = state.queued(family, since)
+    report = health_report(index, nodes=nodes or None, proxy_state=state, now=moment)
+    if output == "json":
+        _emit_json(health_json(report))
+    else:
+        console.print(health_tables(report))
+
+
+def _instant(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(
+            f"--now {text!r} is not an ISO 8601 time. Fix: write e.g. 2026-01-01T00:00:00Z"
+        ) from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
     """Run the srcip command line."""
-    raise NotImplementedError("the srcip CLI is being written")
+    return cli.main(args=argv, prog_name="srcip")
