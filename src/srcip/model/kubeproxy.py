@@ -367,19 +367,15 @@ def _dnat(
     snat_local = snat_remote = None
     if masq or hairpin:
         snat_local, snat_remote = _snat_sources(ctx)
-    return RouteResult(
-        verdict=Verdict.DNAT,
-        node=ctx.view.name,
-        packet=ctx.packet,
-        source_class=ctx.source,
+    return _result(
+        ctx,
+        trace,
+        Verdict.DNAT,
         entry=entry,
         service=info.ref,
-        rules=tuple(trace.rules),
-        reason_parts=tuple(trace.reasons),
         targets=targets,
         marked=masq,
-        snat_local=snat_local,
-        snat_remote=snat_remote,
+        snat=(snat_local, snat_remote),
         affinity_key=key,
         affinity_before=affinity,
         now=now,
@@ -429,6 +425,12 @@ def _result(
     *,
     entry: EntryPoint | None = None,
     service: ServicePortRef | None = None,
+    targets: tuple[Backend, ...] = (),
+    marked: bool = False,
+    snat: tuple[IPAddress | None, IPAddress | None] = (None, None),
+    affinity_key: str | None = None,
+    affinity_before: AffinityState | None = None,
+    now: float = 0.0,
 ) -> RouteResult:
     return RouteResult(
         verdict=verdict,
@@ -439,4 +441,11 @@ def _result(
         service=service,
         rules=tuple(trace.rules),
         reason_parts=tuple(trace.reasons),
+        targets=targets,
+        marked=marked,
+        snat_local=snat[0],
+        snat_remote=snat[1],
+        affinity_key=affinity_key,
+        affinity_before=affinity_before,
+        now=now,
     )

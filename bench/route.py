@@ -1,0 +1,491 @@
+"""The route benchmark: srcip's model at real cluster sizes, against its stated targets.
+
+For each scale (1.0 = 5,000 nodes, 10,000 Services, 200,000 endpoints; see
+:mod:`bench.generate`) one child process writes a synthetic cluster and a packet list as
+JSON to a temporary directory (not timed), then another **fresh subprocess** measures, so
+that peak RSS (``ru_maxrss``) belongs to that scale's load alone:
+
+(a) ``load_cluster`` + ``build_index``: seconds and peak RSS;
+(b) ``route_packet`` over every packet on one core (the worker pins itself to one CPU):
+    the first pass on a fresh index ("cold", which also builds per-node views and
+    per-Service memo tables), then the best of three more passes over the same packets
+    ("warm", the warm-up excluded);
+(c) ``health_report`` over every node for every health-checked Service, touching every
+    answer's status and weight so nothing stays lazily uncomputed.
+
+It prints the figures beside the targets as ratios ("× target": target ÷ measured for
+costs, measured ÷ target for rates, so ≥ 1.00× meets the target), then how each cost grows
+with size: cost ratio between scales and its exponent log(cost ratio) / log(size ratio)
+(1 = linear, 2 = quadratic). Targets, for scale 1.0: load+index ≤ 10 s within 2 GiB peak
+RSS; ≥ 50,000 packets/s; health for all nodes ≤ 5 s.
+
+Benchmarks are programs, not timed tests (STYLE §14). Nothing here touches the network.
+Run: ``.venv/bin/python bench/route.py [--scales 0.1,0.5,1.0] [--packets 200000] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+# `make bench` runs this file by path, which puts bench/ (not the repository) on sys.path.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# E402: these imports need the sys.path entry above when the file is run as a script.
+from bench.generate import (  # noqa: E402
+    generate_packets,
+    sizes_for,
+    write_cluster,
+    write_packets,
+)
+
+Json = dict[str, Any]
+
+CHILD_TIMEOUT_S = 3600  # per child; the full scale needs about a minute
+HEALTH_NOW = datetime(2026, 11, 21, tzinfo=UTC)
+WARM_PASSES = 3  # best of, as timeit does: the least disturbed run
+QUICK_SCALES = (0.02,)
+QUICK_PACKETS = 2_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metric:
+    """One reported figure: its result key, label, target and which direction is better."""
+
+    key: str
+    label: str
+    target: float
+    higher_is_better: bool = False
+    binding: bool = True  # False: shown against the target for information only
+
+    def headroom(self, measured: float) -> float:
+        """× target: ≥ 1 meets the target."""
+        if self.higher_is_better:
+            return measured / self.target
+        return self.target / measured if measured > 0 else math.inf
+
+
+METRICS = (
+    Metric(key="load_s", label="load + index (s)", target=10.0),
+    Metric(key="rss_mib", label="peak RSS, load+index (MiB)", target=2048.0),
+    Metric(
+        key="route_warm_pps", label="route, warm (packets/s)", target=50_000, higher_is_better=True
+    ),
+    Metric(
+        key="route_cold_pps",
+        label="route, cold (packets/s)",
+        target=50_000,
+        higher_is_better=True,
+        binding=False,  # the target is for the warm rate; cold shows what first-use costs
+    ),
+    Metric(key="health_s", label="health, all nodes (s)", target=5.0),
+)
+
+
+# --------------------------------------------------------------------------- worker (one scale)
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident set of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pin_one_core() -> None:
+    """Route on one core, as the target is stated per core."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _measure_load(cluster_path: Path) -> tuple[Any, Json]:
+    from srcip.manifests import load_cluster
+    from srcip.model.index import build_index
+
+    baseline = _peak_rss_mib()
+    start = time.perf_counter()
+    cluster = load_cluster([cluster_path])
+    loaded = time.perf_counter()
+    index = build_index(cluster)
+    done = time.perf_counter()
+    figures = {
+        "load_only_s": loaded - start,
+        "index_only_s": done - loaded,
+        "load_s": done - start,
+        "rss_mib": _peak_rss_mib(),
+        "rss_baseline_mib": baseline,
+    }
+    return index, figures
+
+
+def _read_packets(packets_path: Path) -> list[tuple[str, Any]]:
+    from ipaddress import ip_address
+
+    from srcip.model.enums import Protocol
+    from srcip.model.packet import Packet
+
+    rows = json.loads(packets_path.read_text(encoding="utf-8"))
+    return [
+        (
+            node,
+            Packet(src=ip_address(src), dst=ip_address(dst), port=port, protocol=Protocol(proto)),
+        )
+        for node, src, dst, port, proto in rows
+    ]
+
+
+def _route_pass(index: Any, packets: Sequence[tuple[str, Any]]) -> tuple[float, Counter[str]]:
+    from srcip.model.kubeproxy import route_packet
+
+    verdicts: Counter[str] = Counter()
+    start = time.perf_counter()
+    for node, packet in packets:
+        verdicts[route_packet(index, node, packet).verdict] += 1
+    return time.perf_counter() - start, verdicts
+
+
+def _measure_route(index: Any, packets_path: Path) -> Json:
+    """The first pass on a fresh index is "cold"; "warm" is the best of the next passes."""
+    packets = _read_packets(packets_path)
+    cold_s, verdicts = _route_pass(index, packets)
+    warm_s = min(_route_pass(index, packets)[0] for _ in range(WARM_PASSES))
+    return {
+        "packets": len(packets),
+        "route_cold_pps": len(packets) / cold_s,
+        "route_warm_pps": len(packets) / warm_s,
+        "verdicts": dict(verdicts),
+    }
+
+
+def _touch_answers(report: Any) -> Json:
+    """Read every answer's status and weight, per Service × node and per node's /healthz."""
+    from http import HTTPStatus
+
+    rows = ok = weight = 0
+    status_ok = HTTPStatus.OK  # hoisted: an enum member lookup costs as much as a row
+    for row in report.rows():
+        rows += 1
+        ok += row.answer.status is status_ok
+        weight += row.local_endpoints  # the X-Load-Balancing-Endpoint-Weight value (KP §13.3)
+    healthz_ok = sum(answers.healthz.status is HTTPStatus.OK for answers in report.proxy.values())
+    return {
+        "health_answers": rows,
+        "health_ok": ok,
+        "health_weight": weight,
+        "healthz_ok": healthz_ok,
+    }
+
+
+def _measure_health(index: Any) -> Json:
+    from srcip.model.healthcheck import health_report
+
+    start = time.perf_counter()
+    report = health_report(index, now=HEALTH_NOW)
+    built = time.perf_counter()
+    figures = _touch_answers(report)
+    done = time.perf_counter()
+    return figures | {
+        "health_s": done - start,
+        "health_report_s": built - start,
+        "health_rows_s": done - built,
+        "health_services": len(report.services),
+    }
+
+
+def run_worker(scale: float, cluster_path: Path, packets_path: Path) -> Json:
+    """Measure one scale in this (fresh) process; return the figures."""
+    _pin_one_core()
+    for module in ("srcip.manifests", "srcip.model.kubeproxy", "srcip.model.healthcheck"):
+        importlib.import_module(module)  # import time is not load time
+
+    index, figures = _measure_load(cluster_path)
+    figures |= {"scale": scale, "nodes": len(index.nodes)}
+    figures |= _measure_route(index, packets_path)
+    gc.collect()
+    figures |= _measure_health(index)
+    figures["rss_end_mib"] = _peak_rss_mib()
+    return figures
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def _generate(scale: float, packets: int, workdir: Path) -> Json:
+    """Write the cluster and the packets for one scale (not timed); return their paths."""
+    cluster_path = workdir / f"cluster-{scale}.json"
+    packets_path = workdir / f"packets-{scale}.json"
+    cluster = write_cluster(cluster_path, scale)
+    write_packets(packets_path, generate_packets(cluster, packets))
+    return {"cluster": str(cluster_path), "packets": str(packets_path)}
+
+
+def _spawn(*args: str) -> Json:
+    """Run this file with ``args`` in a fresh interpreter; its last stdout line is JSON.
+
+    Generation runs in a child too: Linux carries the peak RSS of the process that execs
+    into the new program's ``ru_maxrss``, so the parent must never grow large itself.
+    """
+    command = [sys.executable, __file__, *args]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"{' '.join(args)} failed with exit code {done.returncode}")
+    result: Json = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(scales: Iterable[float], packets: int) -> list[Json]:
+    """Figures for each scale, each measured in its own subprocess."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="srcip-bench-") as tmp:
+        for scale in scales:
+            sizes = sizes_for(scale)
+            print(
+                f"scale {scale}: {sizes.nodes} nodes, {sizes.services} Services, "
+                f"{sizes.endpoints} endpoints, {packets} packets ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            paths = _spawn("--generate", str(scale), str(packets), tmp)
+            results.append(_spawn("--worker", str(scale), paths["cluster"], paths["packets"]))
+            for path in paths.values():
+                Path(path).unlink()
+    return results
+
+
+# --------------------------------------------------------------------------- report
+
+
+class Growth(NamedTuple):
+    """A cost whose growth with size is shown, and the exponent the design expects."""
+
+    label: str
+    expected: float
+    why: str
+    cost: Callable[[Json], float]
+
+
+GROWTH = (
+    Growth("load + index (s)", 1, "linear in objects", lambda r: r["load_s"]),
+    Growth(
+        "RSS above interpreter (MiB)",
+        1,
+        "linear in objects",
+        lambda r: r["rss_mib"] - r["rss_baseline_mib"],
+    ),
+    Growth("route, warm (µs/packet)", 0, "indexed", lambda r: 1e6 / r["route_warm_pps"]),
+    Growth("route, cold (µs/packet)", 0, "indexed", lambda r: 1e6 / r["route_cold_pps"]),
+    Growth("health, all nodes (s)", 2, "nodes × HC Services", lambda r: r["health_s"]),
+    Growth(
+        "health (µs/answer)", 0, "per answer", lambda r: 1e6 * r["health_s"] / r["health_answers"]
+    ),
+)
+
+
+def _fmt(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}" if value >= 1 else f"{value:.3g}"
+
+
+def _rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table: first column left, the rest right."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def render_sizes(results: Sequence[Json]) -> str:
+    """What was measured at each scale, with verdict and status mixes as a sanity check."""
+    header = ["scale", "nodes", "Services", "endpoints", "HC Services", "HC answers (200)"]
+    rows = []
+    for r in results:
+        sizes = sizes_for(r["scale"])
+        counts = (r["nodes"], sizes.services, sizes.endpoints, r["health_services"])
+        answers = f"{r['health_answers']:,} ({r['health_ok']:,})"
+        rows.append([str(r["scale"]), *(f"{n:,}" for n in counts), answers])
+    return _rows(header, rows)
+
+
+def render_verdicts(results: Sequence[Json]) -> str:
+    """The routing verdict mix per scale (first pass), as a sanity check."""
+    names = sorted({v for r in results for v in r["verdicts"]})
+    rows = []
+    for r in results:
+        total = sum(r["verdicts"].values())
+        rows.append(
+            [str(r["scale"]), *(f"{100 * r['verdicts'].get(v, 0) / total:.1f}%" for v in names)]
+        )
+    return _rows(["scale", *names], rows)
+
+
+def render_breakdown(results: Sequence[Json]) -> str:
+    """Where the load and health seconds go."""
+    parts = {
+        "load_only_s": "load_cluster (s)",
+        "index_only_s": "build_index (s)",
+        "health_report_s": "health_report (s)",
+        "health_rows_s": "read every answer (s)",
+    }
+    header = ["step", *(f"scale {r['scale']}" for r in results)]
+    return _rows(
+        header, [[label, *(_fmt(r[key]) for r in results)] for key, label in parts.items()]
+    )
+
+
+def _verdict(metric: Metric, result: Json) -> str:
+    """Whether ``result`` meets ``metric``'s target; only judged at scale 1.0."""
+    if result["scale"] != 1.0:
+        return "n/a (not scale 1.0)"
+    if not metric.binding:
+        return "info"
+    return "meets" if metric.headroom(result[metric.key]) >= 1 else "MISSES"
+
+
+def render_targets(results: Sequence[Json]) -> str:
+    """Measured figures per scale beside the targets, with × target ratios."""
+    header = ["metric", "target", *(f"scale {r['scale']}" for r in results), "verdict"]
+    rows = []
+    for metric in METRICS:
+        sign = "≥" if metric.higher_is_better else "≤"
+        cells = [f"{_fmt(r[metric.key])} ({metric.headroom(r[metric.key]):.2f}×)" for r in results]
+        rows.append(
+            [metric.label, f"{sign} {_fmt(metric.target)}", *cells, _verdict(metric, results[-1])]
+        )
+    return _rows(header, rows)
+
+
+def render_growth(results: Sequence[Json]) -> str:
+    """Cost ratio of the largest scale to each smaller one, and its exponent in the size ratio."""
+    top = results[-1]
+    header = [
+        "cost",
+        *(
+            f"{r['scale']}→{top['scale']} (size ×{top['scale'] / r['scale']:.3g})"
+            for r in results[:-1]
+        ),
+        "expected exponent",
+    ]
+    rows = []
+    for growth in GROWTH:
+        cells = []
+        for r in results[:-1]:
+            ratio = growth.cost(top) / growth.cost(r)
+            exponent = math.log(ratio) / math.log(top["scale"] / r["scale"])
+            cells.append(f"×{ratio:.2f} (exp {exponent:.2f})")
+        rows.append([growth.label, *cells, f"{growth.expected}: {growth.why}"])
+    return _rows(header, rows)
+
+
+def _machine() -> str:
+    """One line describing where the figures come from."""
+    cpu = "unknown CPU"
+    meminfo = {}
+    with Path("/proc/cpuinfo").open(encoding="utf-8") as lines:
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu
+        )
+    with Path("/proc/meminfo").open(encoding="utf-8") as lines:
+        meminfo = dict(line.split(":", 1) for line in lines)
+    ram_gib = int(meminfo.get("MemTotal", "0 kB").split()[0]) / 2**20
+    python = sys.version.split()[0]
+    return f"{os.cpu_count()} CPUs ({cpu}), {ram_gib:.1f} GiB RAM, Python {python}"
+
+
+def render(results: Sequence[Json], packets: int) -> str:
+    """The whole report."""
+    parts = [
+        f"srcip route benchmark — {_machine()}",
+        "",
+        render_sizes(results),
+        "",
+        render_verdicts(results),
+        "",
+        f"Targets (stated for scale 1.0); × target = target ÷ measured for costs, "
+        f"measured ÷ target for rates: ≥ 1.00× meets. Route over {packets:,} packets on one core.",
+        render_targets(results),
+        "",
+        render_breakdown(results),
+    ]
+    if len(results) > 1:
+        parts += [
+            "",
+            "Growth with size (exponent = log cost ratio ÷ log size ratio):",
+            render_growth(results),
+        ]
+    return "\n".join(parts)
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    """``--scales 0.1,0.5,1.0``, smallest first."""
+    try:
+        scales = tuple(sorted(float(part) for part in text.split(",")))
+        for scale in scales:
+            sizes_for(scale)  # rejects a scale outside (0, 10]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
+    return scales
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="srcip route benchmark (prints ratios to targets)")
+    parser.add_argument(
+        "--scales", type=_scales, default="0.1,0.5,1.0", help="comma-separated; 1.0 = 5,000 nodes"
+    )
+    parser.add_argument("--packets", type=int, default=200_000, help="packets routed per pass")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"scale {QUICK_SCALES[0]}, {QUICK_PACKETS} packets"
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)  # SCALE CLUSTER PACKETS
+    parser.add_argument("--generate", nargs=3, help=argparse.SUPPRESS)  # SCALE PACKETS DIR
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Measure every scale in its own subprocess and print the report."""
+    args = _parse(argv)
+    if args.worker:
+        scale, cluster_path, packets_path = args.worker
+        print(json.dumps(run_worker(float(scale), Path(cluster_path), Path(packets_path))))
+        return
+    if args.generate:
+        scale, count, workdir = args.generate
+        print(json.dumps(_generate(float(scale), int(count), Path(workdir))))
+        return
+    scales = QUICK_SCALES if args.quick else args.scales
+    packets = QUICK_PACKETS if args.quick else args.packets
+    results = measure(scales, packets)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(render(results, packets))
+
+
+if __name__ == "__main__":
+    main()
