@@ -24,7 +24,14 @@ from ipaddress import IPv4Network
 
 from srcip.errors import ManifestError
 from srcip.model.endpoints import EndpointCategories, categorize_endpoints, is_serving_terminating
-from srcip.model.enums import AddressType, IPFamily, Protocol, ProxyMode, SessionAffinity
+from srcip.model.enums import (
+    AddressType,
+    DetectLocalMode,
+    IPFamily,
+    Protocol,
+    ProxyMode,
+    SessionAffinity,
+)
 from srcip.model.objects import (
     Cluster,
     Endpoint,
@@ -64,31 +71,30 @@ class ServicePortInfo:
     local_copies: dict[str, dict[str, Backend]] = field(default_factory=dict)
     by_node: dict[str, tuple[Backend, ...]] = field(default_factory=dict)
     hinted: bool = False  # some Ready backend carries a topology hint (KP §12)
-    plain: EndpointCategories[Backend] | None = None  # categories when node-independent
+    # The categories that hold on every node without hints (KP §2.3); set with the backends.
+    plain: EndpointCategories[Backend] = field(default_factory=EndpointCategories)
 
-    @property
-    def externally_accessible(self) -> bool:
-        """Has a nodePort, an LB VIP or an externalIP (KP §1.4)."""
-        return bool(self.port.node_port or self.vips or self.external_ips)
+    # Flags of KP §1.4/§1.5, fixed once the port is indexed (read on every packet).
+    externally_accessible: bool = False  # has a nodePort, an LB VIP or an externalIP
+    uses_cluster: bool = True  # UsesClusterEndpoints
+    uses_local: bool = False  # UsesLocalEndpoints
+    external_local: bool = False  # the Service's ExternalPolicyLocal
+    internal_local: bool = False  # the Service's InternalPolicyLocal
+    affinity_timeout: int | None = None  # ClientIP affinity timeout, None without (KP §1.7)
+    local_memo: dict[str, EndpointCategories[Backend]] = field(default_factory=dict)
 
-    @property
-    def uses_cluster(self) -> bool:
-        """UsesClusterEndpoints (KP §1.5)."""
-        return not self.service.internal_policy_local or self.externally_accessible
-
-    @property
-    def uses_local(self) -> bool:
-        """UsesLocalEndpoints (KP §1.5)."""
-        return self.service.internal_policy_local or (
-            self.service.external_policy_local and self.externally_accessible
+    def settle(self) -> None:
+        """Compute the per-port flags from the Service and the port's addresses."""
+        svc = self.service
+        self.externally_accessible = bool(self.port.node_port or self.vips or self.external_ips)
+        self.internal_local = svc.internal_policy_local
+        self.external_local = svc.external_policy_local
+        self.uses_cluster = not self.internal_local or self.externally_accessible
+        self.uses_local = self.internal_local or (
+            self.external_local and self.externally_accessible
         )
-
-    @property
-    def affinity_timeout(self) -> int | None:
-        """ClientIP affinity timeout in seconds, or None without affinity (KP §1.7)."""
-        if self.service.session_affinity is SessionAffinity.CLIENT_IP:
-            return self.service.session_affinity_timeout
-        return None
+        if svc.session_affinity is SessionAffinity.CLIENT_IP:
+            self.affinity_timeout = svc.session_affinity_timeout
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +102,7 @@ class NodeView:
     """What kube-proxy on one node knows about itself, per IP family."""
 
     node: Node
+    name: str
     local_ips: frozenset[IPAddress]
     primary: Mapping[IPFamily, IPAddress]
     gateway: Mapping[IPFamily, IPAddress]  # first address of the pod CIDR (KP §5.2)
@@ -103,11 +110,8 @@ class NodeView:
     node_port_ips: frozenset[IPAddress]  # addresses NodePorts answer on (KP §3.4)
     node_port_loopback: bool  # 127.0.0.0/8 NodePorts (iptables IPv4, KP §3.4)
     health_check_any: bool  # HC servers listen on 0.0.0.0 (KP §13.1)
-
-    @property
-    def name(self) -> str:
-        """The node's name."""
-        return self.node.name
+    detector_v4: tuple[IPNetwork, ...]  # what counts as pod traffic here, per family
+    detector_v6: tuple[IPNetwork, ...]
 
 
 class ClusterIndex:
@@ -118,7 +122,7 @@ class ClusterIndex:
         self.config: KubeProxyConfig = cluster.proxy_config
         self.prefer_same_node = self.config.feature_enabled(GATE_PREFER_SAME)
         self._nodes = {n.name: n for n in cluster.nodes}
-        self._views: dict[str, NodeView] = {}
+        self._views = {n.name: _node_view(n, self.config) for n in cluster.nodes}
         self._cats: dict[tuple[int, str], EndpointCategories[Backend]] = {}
         self.service_ports: list[ServicePortInfo] = []
         self.by_cluster_ip: dict[IPAddress, dict[tuple[Protocol, int], ServicePortInfo]] = {}
@@ -149,6 +153,7 @@ class ClusterIndex:
                 family = family_of(cluster_ip)
                 for sp in svc.ports:
                     info = _service_port(svc, sp, cluster_ip, family, ip_mode=ip_mode)
+                    info.settle()
                     _attach_backends(info, slices.get((svc.namespace, svc.name), ()))
                     self._register(info, ip_mode=ip_mode)
 
@@ -188,11 +193,11 @@ class ClusterIndex:
             ) from None
 
     def view(self, name: str) -> NodeView:
-        """The node's :class:`NodeView`, built on first use."""
+        """The node's :class:`NodeView`; ManifestError if the input has no such Node."""
         view = self._views.get(name)
         if view is None:
-            view = self._views[name] = _node_view(self.node(name), self.config)
-        return view
+            self.node(name)  # raises: no such Node object
+        return self._views[name]
 
     # ------------------------------------------------------------------ endpoints
 
@@ -221,19 +226,18 @@ class ClusterIndex:
         # Without hints the cluster set and has_any are the same on every node; only the local
         # set differs, and it is read from the per-node grouping.
         plain = info.plain
-        if plain is None:
-            plain = info.plain = categorize_endpoints(
-                info.backends, node="", uses_cluster=info.uses_cluster, uses_local=info.uses_local
-            )
         if not info.uses_local:
             return plain
-        mine = info.by_node.get(node, ())
-        local = tuple(b for b in mine if b.ready) or tuple(
-            b for b in mine if is_serving_terminating(b)
-        )
-        return EndpointCategories(
-            cluster=plain.cluster, local=local, has_any=plain.has_any, topology=plain.topology
-        )
+        cats = info.local_memo.get(node)
+        if cats is None:
+            mine = info.by_node.get(node, ())
+            local = tuple(b for b in mine if b.ready) or tuple(
+                b for b in mine if is_serving_terminating(b)
+            )
+            cats = info.local_memo[node] = EndpointCategories(
+                cluster=plain.cluster, local=local, has_any=plain.has_any, topology=plain.topology
+            )
+        return cats
 
     # ------------------------------------------------------------------ health checks
 
@@ -341,6 +345,9 @@ def _attach_backends(info: ServicePortInfo, slices: list[EndpointSlice] | tuple[
         by_node[node].extend(c for c in copies.values() if c not in by_node[node])
     info.by_node = {node: tuple(group) for node, group in by_node.items()}
     info.hinted = any(b.ready and (b.zone_hints or b.node_hints) for b in info.backends)
+    info.plain = categorize_endpoints(
+        info.backends, node="", uses_cluster=info.uses_cluster, uses_local=info.uses_local
+    )
 
 
 def _backend(ep: Endpoint, port: int) -> Backend:
@@ -383,6 +390,7 @@ def _node_view(node: Node, config: KubeProxyConfig) -> NodeView:
         loopback = loopback_allowed
     return NodeView(
         node=node,
+        name=node.name,
         local_ips=local,
         primary=primary,
         gateway=gateway,
@@ -390,7 +398,23 @@ def _node_view(node: Node, config: KubeProxyConfig) -> NodeView:
         node_port_ips=node_port_ips,
         node_port_loopback=loopback,
         health_check_any=not nft and not cidrs and not config.node_port_addresses_primary,
+        detector_v4=_detector(config, pod_cidr, 4),
+        detector_v6=_detector(config, pod_cidr, 6),
     )
+
+
+def _detector(
+    config: KubeProxyConfig, pod_cidr: Mapping[IPFamily, IPNetwork], version: int
+) -> tuple[IPNetwork, ...]:
+    """The local-traffic detector's ranges for one family (KP terminology).
+
+    ``ClusterCIDR`` matches the whole cluster pod range (empty without ``clusterCIDR``: no
+    detector); ``NodeCIDR`` and the interface-based modes match this node's own pods.
+    """
+    if config.detect_local_mode is DetectLocalMode.CLUSTER_CIDR:
+        return tuple(c for c in config.cluster_cidrs if c.version == version)
+    own = pod_cidr.get(IPFamily.IPV4 if version == 4 else IPFamily.IPV6)
+    return (own,) if own is not None else ()
 
 
 def _gateway(cidr: IPNetwork) -> IPAddress:

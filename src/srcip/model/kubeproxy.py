@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from srcip.errors import ManifestError, UsageError
 from srcip.model.enums import (
     CNIMode,
-    DetectLocalMode,
     EntryPoint,
     IPFamily,
     Protocol,
@@ -30,7 +29,7 @@ from srcip.model.enums import (
     Verdict,
 )
 from srcip.model.index import ClusterIndex, NodeView, ServicePortInfo
-from srcip.model.objects import IPAddress, IPNetwork, KubeProxyConfig
+from srcip.model.objects import IPAddress, KubeProxyConfig
 from srcip.model.packet import AffinityState, Backend, Packet, RouteResult, ServicePortRef
 
 __all__ = ["classify_source", "route_packet"]
@@ -82,7 +81,7 @@ def route_packet(
             "kube-proxy handles each family separately. Fix: give both as IPv4 or both as IPv6"
         )
     family = IPFamily.IPV4 if packet.dst.version == 4 else IPFamily.IPV6
-    source, detector = classify_source(index.config, view, packet.src, family)
+    source, detector = classify_source(index.config, view, packet.src)
     ctx = _Ctx(
         index=index,
         view=view,
@@ -106,15 +105,10 @@ def route_packet(
 
 
 def classify_source(
-    config: KubeProxyConfig, view: NodeView, src: IPAddress, family: IPFamily
+    config: KubeProxyConfig, view: NodeView, src: IPAddress
 ) -> tuple[SourceClass, bool]:
     """The source's class on this node, and whether a detector is configured (KP terms)."""
-    detector_cidrs: tuple[IPNetwork, ...]
-    if config.detect_local_mode is DetectLocalMode.CLUSTER_CIDR:
-        detector_cidrs = tuple(c for c in config.cluster_cidrs if c.version == src.version)
-    else:  # NodeCIDR and the interface-based modes: this node's own pods
-        own = view.pod_cidr.get(family)
-        detector_cidrs = (own,) if own is not None else ()
+    detector_cidrs = view.detector_v4 if src.version == 4 else view.detector_v6
     if any(src in cidr for cidr in detector_cidrs):
         return SourceClass.POD, True
     if src in view.local_ips or (config.mode is ProxyMode.IPTABLES and src.is_loopback):
@@ -291,7 +285,7 @@ def _internal(
     else:
         masq = False
         trace.add("KP §4.1", "no local-traffic detector: ClusterIP traffic is never masqueraded")
-    if info.service.internal_policy_local:
+    if info.internal_local:
         if not local:
             trace.add(
                 "KP §11", "internalTrafficPolicy Local and no local endpoint on this node: dropped"
@@ -310,7 +304,7 @@ def _external(
     local: tuple[Backend, ...],
     trace: _Trace,
 ) -> tuple[Verdict, tuple[Backend, ...], bool]:
-    if not info.service.external_policy_local:
+    if not info.external_local:
         trace.add(
             "KP §4.2",
             "externalTrafficPolicy Cluster: marked for masquerade before an endpoint is chosen, "
