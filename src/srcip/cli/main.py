@@ -77,11 +77,12 @@ def _address(value: str, option: str) -> IPAddress:
         ) from exc
 
 
-def _load(files: Sequence[str], verbose: bool, console: Console) -> ClusterIndex:
+def _load(files: Sequence[str], verbose: bool) -> ClusterIndex:
     cluster = load_cluster(files)
-    if verbose:
+    if verbose:  # on stderr, so that -o json stays parseable
+        notes = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
         for note in cluster.notes:
-            console.print(f"[dim]note:[/dim] {note}", highlight=False)
+            notes.print(f"[dim]note:[/dim] {note}", highlight=False)
     return build_index(cluster)
 
 
@@ -92,7 +93,7 @@ def _console() -> Console:
 
 
 def _emit_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -156,7 +157,7 @@ def route(
     """
     console = _console()
     packets = _packets(packets_file, src, dst, port, protocol)
-    index = _load(files, verbose, console)
+    index = _load(files, verbose)
     if all_nodes:
         nodes = tuple(n.name for n in index.nodes)
     if not nodes:
@@ -224,7 +225,7 @@ def health(
     """
     console = _console()
     moment = _instant(now)
-    index = _load(files, verbose, console)
+    index = _load(files, verbose)
     for name in nodes:
         index.node(name)  # an unknown node is bad input
     state = None

@@ -155,7 +155,26 @@ def test_route_text_shows_what_the_pod_sees() -> None:
     assert "10.244.2.7:8080" in result.output
     assert f"{CLIENT} (source kept)" in result.output
     assert "only endpoints on this node" in result.output  # a reason, shown with -v
-    assert "allocated" in result.output  # a loader note, shown with -v
+    assert "allocated" in result.stderr  # a loader note, shown with -v
+
+
+def test_verbose_notes_keep_json_parseable() -> None:
+    """With -v and -o json the loader's notes go to stderr and stdout stays JSON."""
+    data = run_json(
+        "route",
+        "-f",
+        CLUSTER,
+        "--node",
+        "node-1",
+        "--src",
+        CLIENT,
+        "--dst",
+        LOCAL_VIP,
+        "--port",
+        "80",
+        "-v",
+    )
+    assert data["rules"][0] == "KP §3"
 
 
 @pytest.mark.parametrize(
