@@ -192,7 +192,7 @@ def _touch_answers(report: Any) -> Json:
 
 
 def _measure_health(index: Any) -> Json:
-    from srcip.model.healthcheck import health_report
+    from srcip.model.healthreport import health_report
 
     start = time.perf_counter()
     report = health_report(index, now=HEALTH_NOW)

@@ -23,7 +23,8 @@ from srcip.errors import SrcipError, UsageError
 from srcip.manifests import load_cluster
 from srcip.manifests.packets import load_packets
 from srcip.model import CNIMode, Packet, Protocol, build_index, route_packet
-from srcip.model.healthcheck import DEFAULT_PROXIER_FAMILIES, ProxyHealthState, health_report
+from srcip.model.healthcheck import DEFAULT_PROXIER_FAMILIES, ProxyHealthState
+from srcip.model.healthreport import health_report
 from srcip.model.index import ClusterIndex
 from srcip.model.objects import IPAddress
 

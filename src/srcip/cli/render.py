@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from srcip.model.enums import Verdict
-from srcip.model.healthcheck import HealthAnswer, HealthReport
+from srcip.model.healthcheck import HealthAnswer
+from srcip.model.healthreport import HealthReport
 from srcip.model.packet import EndpointChoice, RouteResult, format_endpoint
 
 __all__ = ["health_json", "health_tables", "route_json", "route_table"]

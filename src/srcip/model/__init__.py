@@ -17,12 +17,11 @@ from srcip.model.enums import (
 )
 from srcip.model.healthcheck import (
     HealthAnswer,
-    HealthReport,
     ProxyHealthState,
-    health_report,
     proxy_health_answers,
     service_health_answer,
 )
+from srcip.model.healthreport import HealthReport, health_report
 from srcip.model.index import ClusterIndex, build_index
 from srcip.model.kubeproxy import route_packet
 from srcip.model.objects import Cluster
