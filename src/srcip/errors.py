@@ -5,8 +5,14 @@
     SrcipError                      base of everything srcip raises on purpose
     ├── ManifestError(ValueError)   a Kubernetes manifest (or a reference to one) is wrong:
     │                               names the file, document, object, field, value and fix
-    └── UsageError(ValueError)      a command-line value that is not about a manifest
-                                    (a bad IP in --src, a port out of range)
+    ├── UsageError(ValueError)      a command-line value that is not about a manifest
+    │                               (a bad IP in --src, a port out of range)
+    ├── TrustConfigError(ValueError) a client-IP configuration is wrong: trust (bad CIDR,
+    │                               trust-all without allow_trust_all, unknown source), rate
+    │                               limits, access rules, metrics settings
+    └── ProtocolError               bytes from a peer break a wire protocol ("remote" error)
+        └── ProxyProtocolError(ValueError)  a PROXY protocol header is invalid; ``kind``
+                                    names which rule it broke (see srcip.proxyproto)
 
 Bad input is always one of these; anything else escaping is a bug. The CLI turns every
 ``SrcipError`` into a one-paragraph message and exit code 2.
@@ -16,7 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ManifestError", "SrcipError", "UsageError", "Where"]
+__all__ = [
+    "ManifestError",
+    "ProtocolError",
+    "ProxyProtocolError",
+    "SrcipError",
+    "TrustConfigError",
+    "UsageError",
+    "Where",
+]
 
 
 class SrcipError(Exception):
@@ -88,3 +102,22 @@ class ManifestError(SrcipError, ValueError):
 
 class UsageError(SrcipError, ValueError):
     """A command-line value is wrong; the message names the option and the fix."""
+
+
+class TrustConfigError(SrcipError, ValueError):
+    """A client-IP configuration (trust, rate limits, access rules, metrics) is invalid.
+
+    The message names the setting, the value and the fix.
+    """
+
+
+class ProtocolError(SrcipError):
+    """Bytes received from a peer break a wire protocol (a remote error, in h11's terms)."""
+
+
+class ProxyProtocolError(ProtocolError, ValueError):
+    """An invalid PROXY protocol header; ``kind`` is one of srcip.proxyproto's error kinds."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(f"{kind}: {message}")
