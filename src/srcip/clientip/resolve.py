@@ -1,0 +1,524 @@
+"""Resolve the client address of one request: reference §10 "Pipeline per request".
+
+:func:`resolve` is a pure function of the socket peer, the request's header field lines,
+the connection's PROXY protocol header (if any) and a :class:`~srcip.clientip.trust.
+TrustConfig`. Steps, each marked ``§10.n`` below:
+
+1. Effective peer: a PROXY header is honoured only from a socket peer in
+   ``proxy_protocol_trusted`` (else ``proxy_protocol_forbidden``); PROXY over INET/INET6
+   (v1 TCP4/TCP6) makes its source the effective peer, PROXY over UNIX a unix peer, and
+   LOCAL, UNSPEC and v1 UNKNOWN keep the socket peer (HAProxy proxy-protocol.txt §2.1, §2.2).
+2. Normalise the peer; a unix or unparseable peer is trusted only via ``unix:``, else
+   ``no_peer_ip``.
+3. Peer gate: an untrusted peer is the client (``direct``); its headers are never read.
+4. Collect every field line of the one configured header, exact case-insensitive name
+   (``x_forwarded_for`` is another field, §7.6).
+5. Single-IP header: one line with exactly one address.
+6–8. List header: walk right to left over trusted hops (or count ``trusted_hops``).
+9. A frozen :class:`Resolution`; ``ip is None`` whenever no client can be named: the
+   library never hands back a proxy's address as the client's (§7.8).
+
+Statuses and what ``ip`` holds:
+
+==========================  =====================================================
+``direct``                  the untrusted (effective) peer
+``ok``                      the client from the header (``index`` set)
+``all_trusted``             every element trusted: the leftmost (§10 step 8, nginx)
+``no_header``               the effective peer, a trusted proxy that forwarded nothing
+``invalid_hop``             None: an element that is not an address stopped the walk
+``unidentified_hop``        None: ``unknown`` / ``_obf`` / ``unix:`` / no ``for=``
+``hop_limit``               None: more than ``max_hops`` trusted elements
+``too_few_hops``            None: fewer elements than ``trusted_hops``
+``ambiguous_header``        None: a single-IP header sent on several field lines
+``invalid_value``           None: a single-IP header that is not one address
+``no_peer_ip``              None: the peer has no address (a unix socket, or unparseable)
+                            and it is untrusted or forwarded nothing
+``proxy_protocol_forbidden`` None: a PROXY header from a peer not allowed to send one
+==========================  =====================================================
+
+Speed (issue 3 §5: no slower than uvicorn's middleware): the hot path is one function
+per step with no generators, enum aliases bound at import, the trust test inlined as a
+bisect, memoised node parsing, and the walk kept as raw ``(text, node)`` pairs;
+:class:`Hop` objects are built only when :attr:`Resolution.hops` is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv6Address
+from typing import NamedTuple
+
+from srcip.clientip.addresses import (
+    INVALID,
+    UNIDENTIFIED,
+    UNIX,
+    IPAddress,
+    Node,
+    NodeKind,
+    address_key,
+    parse_node,
+    parse_peer,
+)
+from srcip.clientip.forwarded import (
+    MAX_ELEMENT_LENGTH,
+    count_forwarded_elements,
+    count_xff_elements,
+    forwarded_rsplit,
+    forwarded_separator,
+    parse_forwarded_element,
+)
+from srcip.clientip.trust import SourceKind, TrustConfig
+from srcip.proxyproto.header import Command, Family, ProxyHeader
+
+__all__ = [
+    "PEER",
+    "PROXY_PROTOCOL",
+    "Hop",
+    "Resolution",
+    "Status",
+    "Verdict",
+    "resolve",
+]
+
+PEER = "peer"
+PROXY_PROTOCOL = "proxy-protocol"
+_OWS = " \t"
+
+
+class Status(StrEnum):
+    """Why :attr:`Resolution.ip` is what it is (table in the module docstring)."""
+
+    DIRECT = "direct"
+    OK = "ok"
+    ALL_TRUSTED = "all_trusted"
+    NO_HEADER = "no_header"
+    INVALID_HOP = "invalid_hop"
+    UNIDENTIFIED_HOP = "unidentified_hop"
+    HOP_LIMIT = "hop_limit"
+    TOO_FEW_HOPS = "too_few_hops"
+    AMBIGUOUS_HEADER = "ambiguous_header"
+    INVALID_VALUE = "invalid_value"
+    NO_PEER_IP = "no_peer_ip"
+    PROXY_PROTOCOL_FORBIDDEN = "proxy_protocol_forbidden"
+
+
+class Verdict(StrEnum):
+    """What the walk made of one hop."""
+
+    TRUSTED = "trusted"  # a trusted proxy (or ``unix:`` when trusted): keep walking
+    COUNTED = "counted"  # passed by the hop count in count mode, not checked
+    CLIENT = "client"  # the address returned as the client
+    UNTRUSTED = "untrusted"  # an untrusted address not taken as the client
+    INVALID = "invalid"  # not an address (reference §10 step 7)
+    UNIDENTIFIED = "unidentified"  # unknown, obfuscated, unix:, or no ``for=``
+
+
+class Hop(NamedTuple):
+    """One examined hop, in walk order: socket peer, PROXY source, then right to left.
+
+    ``index`` is the element's position from the left over the non-empty elements of
+    all field lines (None for the peer and the PROXY source); ``raw`` is the text as
+    received (the whole element for ``Forwarded``).
+    """
+
+    source: str
+    index: int | None  # type: ignore[assignment]  # shadows tuple.index on purpose
+    raw: str
+    ip: IPAddress | None
+    zone: str | None
+    verdict: Verdict
+
+
+#: A peer-side hop as recorded on the hot path: (source, raw, node, verdict); raw is the
+#: peer as passed to :func:`resolve` and is formatted only by :attr:`Resolution.hops`.
+Raw = str | tuple[str, int] | None
+PeerStep = tuple[str, Raw, Node, Verdict]
+#: The raw walk behind :attr:`Resolution.hops`: peer steps, header name, index of the
+#: last walked element, walked ``(text, node, trusted)`` entries (right to left), the
+#: verdict of every walked element but the last, and the verdict of the last.
+Trail = tuple[tuple[PeerStep, ...], str, int, tuple[tuple[str, Node, bool], ...], Verdict, Verdict]
+NO_TRAIL: Trail = ((), "", 0, (), Verdict.TRUSTED, Verdict.TRUSTED)
+
+
+class Resolution(NamedTuple):
+    """The answer for one request; see the status table in the module docstring.
+
+    Immutable. A named tuple rather than a frozen dataclass (STYLE §4) because one is
+    built per request and a frozen dataclass costs about 1 µs more to construct, most of
+    the budget against uvicorn's middleware (issue 3 §5). ``trail`` is the raw material of
+    :attr:`hops`; read ``hops``.
+    """
+
+    status: Status
+    ip: IPAddress | None
+    zone: str | None = None
+    source: str = PEER  # "peer", "proxy-protocol", or the header name in lower case
+    index: int | None = None  # type: ignore[assignment]  # the client element's position
+    nearest_trusted: IPAddress | None = None  # the trusted hop that handed over the answer
+    trail: Trail = NO_TRAIL
+
+    @property
+    def hops(self) -> tuple[Hop, ...]:
+        """The examined hops with their verdicts, in walk order (built on demand)."""
+        return _hops(self.trail)
+
+    def __repr__(self) -> str:
+        """Fields and hops; the internal ``trail`` is left out."""
+        return (
+            f"Resolution(status={self.status!r}, ip={self.ip!r}, zone={self.zone!r}, "
+            f"source={self.source!r}, index={self.index!r}, "
+            f"nearest_trusted={self.nearest_trusted!r}, hops={self.hops!r})"
+        )
+
+
+_new = tuple.__new__  # skips the NamedTuple's Python-level __new__ on the hot path
+# Enum member lookups cost ~100 ns each on Python 3.11; the hot path uses these aliases.
+_ADDRESS = NodeKind.ADDRESS
+_UNIX = NodeKind.UNIX
+_TRUSTED = Verdict.TRUSTED
+_CLIENT = Verdict.CLIENT
+_COUNTED = Verdict.COUNTED
+_OK = Status.OK
+_HOP_LIMIT = Status.HOP_LIMIT
+_ALL_TRUSTED = Status.ALL_TRUSTED
+_SINGLE = SourceKind.SINGLE
+_FORWARDED = SourceKind.FORWARDED
+
+
+def resolve(
+    peer: str | tuple[str, int] | None,
+    headers: Iterable[tuple[str | bytes, str | bytes]],
+    config: TrustConfig,
+    proxy: ProxyHeader | None = None,
+) -> Resolution:
+    """Resolve the client address of one request; never raises on any peer or header.
+
+    ``peer`` is ``"ip:port"``, ``"[v6]:port"``, a bare address, ``"unix:path"``, or an
+    ASGI ``scope["client"]`` pair ``(host, port)`` (a fast path: nothing to format).
+    """
+    memo = config.peer_memo
+    if type(peer) is str:
+        node, peer_trusted = memo.get(peer) or _peer_entry(config, peer)
+    elif peer is None:
+        node, peer_trusted = INVALID, False
+    elif type(host := peer[0]) is str:
+        node, peer_trusted = memo.get(host) or _peer_entry(config, host)
+    else:
+        node, peer_trusted = INVALID, False
+    raw: Raw = peer
+    source = PEER
+    steps: tuple[PeerStep, ...] = ()
+    nearest: IPAddress | None = None
+    if proxy is not None:  # §10.1
+        if not _may_send_proxy(config, node):
+            step = (PEER, raw, node, Verdict.UNTRUSTED)
+            trail: Trail = ((step,), "", 0, (), _TRUSTED, _TRUSTED)
+            return _new(
+                Resolution,
+                (Status.PROXY_PROTOCOL_FORBIDDEN, None, None, PROXY_PROTOCOL, None, None, trail),
+            )
+        effective = _proxy_source(proxy)
+        if effective is not None:
+            steps = ((PEER, raw, node, _TRUSTED),)
+            nearest = node.ip
+            raw, node = effective
+            source = PROXY_PROTOCOL
+            peer_trusted = _is_trusted(config, node)
+    if peer_trusted:  # §10.2–3
+        step = (source, raw, node, _TRUSTED)
+        steps = (*steps, step) if steps else (step,)
+        nearest = node.ip or nearest
+    elif not config.peer_check:  # no gate, by explicit choice: read the header anyway
+        verdict = Verdict.UNTRUSTED if node.kind is _ADDRESS else _failure_verdict(node)
+        steps = (*steps, (source, raw, node, verdict))
+    elif node.kind is _ADDRESS:  # the gate: an untrusted peer is the client
+        trail = ((*steps, (source, raw, node, _CLIENT)), "", 0, (), _TRUSTED, _TRUSTED)
+        return _new(Resolution, (Status.DIRECT, node.ip, node.zone, source, None, nearest, trail))
+    else:  # an untrusted unix socket, or no address at all
+        return _no_peer_ip((*steps, (source, raw, node, _failure_verdict(node))), source, nearest)
+    # §10.4: every line of the one configured field, in order, exact case-insensitive
+    # name; values decoded as ISO-8859-1 (RFC 9110 §5.5). Inlined: it runs per header.
+    name_s = config.source
+    name_b = config.header_name
+    size = len(name_s)
+    lines: list[str] = []
+    for name, value in headers:
+        if len(name) != size:
+            continue
+        if type(name) is bytes:
+            if name != name_b and name.lower() != name_b:
+                continue
+        elif name != name_s and (not name.isascii() or name.lower() != name_s):
+            continue  # isascii: "\u212a".lower() == "k" must not match
+        lines.append(value.decode("latin-1") if type(value) is bytes else value)  # type: ignore[arg-type]
+    if lines:
+        source_kind = config.source_kind
+        if source_kind is _SINGLE:
+            return _single(lines, name_s, steps, nearest)
+        walk = _walk(lines, source_kind is _FORWARDED, config, steps, nearest)
+        if walk is not None:
+            return walk
+    if node.ip is None:  # a unix-socket peer, and nothing forwarded
+        return _no_peer_ip(steps, source, nearest)
+    trail = (steps, "", 0, (), _TRUSTED, _TRUSTED)
+    return _new(  # §10 steps 5–6: no element at all → the effective peer
+        Resolution, (Status.NO_HEADER, node.ip, node.zone, source, None, nearest, trail)
+    )
+
+
+def _no_peer_ip(steps: tuple[PeerStep, ...], source: str, nearest: IPAddress | None) -> Resolution:
+    """No address for the peer, and no header named a client (§10 step 2)."""
+    trail: Trail = (steps, "", 0, (), _TRUSTED, _TRUSTED)
+    return _new(Resolution, (Status.NO_PEER_IP, None, None, source, None, nearest, trail))
+
+
+def _single(
+    lines: list[str], name: str, steps: tuple[PeerStep, ...], nearest: IPAddress | None
+) -> Resolution:
+    """§10 step 5 and pitfall §7.16: exactly one line holding exactly one address."""
+    trail: Trail
+    if len(lines) > 1:
+        trail = (steps, name, 0, (), _TRUSTED, _TRUSTED)
+        return _new(Resolution, (Status.AMBIGUOUS_HEADER, None, None, name, None, nearest, trail))
+    text = lines[0].strip(_OWS)
+    node = parse_node(text)
+    if node.kind is _ADDRESS:
+        trail = (steps, name, 0, ((text, node, False),), _TRUSTED, _CLIENT)
+        return _new(Resolution, (_OK, node.ip, node.zone, name, 0, nearest, trail))
+    trail = (steps, name, 0, ((text, node, False),), _TRUSTED, _failure_verdict(node))
+    return _new(Resolution, (Status.INVALID_VALUE, None, None, name, None, nearest, trail))
+
+
+def _walk(
+    lines: list[str],
+    forwarded: bool,
+    config: TrustConfig,
+    steps: tuple[PeerStep, ...],
+    nearest: IPAddress | None,
+) -> Resolution | None:
+    """§10 steps 6–8: walk the elements right to left; None when there are none.
+
+    The hot path, so: one loop, no generators, and each element looked up once in the
+    config's memo, which holds its node *and* its trust verdict. Lines are cut from the
+    right with a bounded ``rsplit`` (quote-aware for Forwarded), so a long spoofed prefix
+    left of the decision is never split, let alone parsed (pitfall §7.14).
+    """
+    count = config.trusted_hops
+    memo = config.memo
+    walked: list[tuple[str, Node, bool]] = []
+    if count is None or count == 1:
+        # Fast path for the rightmost element: behind one proxy it is the client (the
+        # common case; ingress-nginx writes a single value, reference §3). A trusted one
+        # is kept as walked and the loop below carries on left of it.
+        line = lines[-1]
+        comma = forwarded_separator(line, len(line)) if forwarded else line.rfind(",")
+        text = line[comma + 1 :].strip(_OWS)
+        if text:
+            entry = memo.get(text) or _entry(config, text, forwarded)
+            if (count or not entry[2]) and (node := entry[1]).kind is _ADDRESS:
+                left = [line[:comma]] if comma > 0 else []
+                last_line = len(lines) - 1
+                base = _left_count(lines, last_line, left, forwarded) if left or last_line else 0
+                trail: Trail = (steps, config.source, base, (entry,), _TRUSTED, _CLIENT)
+                return _new(
+                    Resolution, (_OK, node.ip, node.zone, config.source, base, nearest, trail)
+                )
+            if count is None and entry[2]:
+                walked.append(entry)
+                lines = [*lines[:-1], line[:comma]] if comma >= 0 else lines[:-1]
+    limit = config.max_hops if count is None else count
+    split = forwarded_rsplit if forwarded else str.rsplit
+    chunk = _FORWARDED_CHUNK if forwarded else limit + 1
+    append = walked.append
+    status: Status | None = None
+    line_no = j = 0
+    parts: list[str] = []
+    for line_no in range(len(lines) - 1, -1, -1):
+        rest = lines[line_no]
+        while True:
+            parts = split(rest, ",", chunk)
+            truncated = len(parts) > chunk  # then parts[0] is the unsplit remainder
+            j = len(parts)
+            floor = 1 if truncated else 0
+            while j > floor:
+                j -= 1
+                text = parts[j].strip(_OWS)
+                if not text:
+                    continue  # empty list elements are skipped (RFC 9110 §5.6.1)
+                if len(walked) == limit:
+                    status = _HOP_LIMIT  # more than max_hops trusted elements
+                    break
+                entry = memo.get(text) or _entry(config, text, forwarded)
+                append(entry)
+                if count is None:
+                    if entry[2]:
+                        continue  # a trusted proxy (or a trusted "unix:")
+                elif len(walked) < count:
+                    continue  # count mode (reference §2): not checked
+                node = entry[1]
+                status = _OK if node.kind is _ADDRESS else _failure_status(node)
+                break
+            if status is not None or not truncated:
+                break
+            rest = parts[0]
+        if status is not None:
+            break
+    # The walk stopped at parts[j] of line line_no (or ran out of elements).
+    inner = _TRUSTED if count is None else _COUNTED
+    if status is None:  # every element walked: the last one is the leftmost, index 0
+        if not walked:
+            return None
+        base = 0
+        if count is not None:
+            status, last = Status.TOO_FEW_HOPS, _COUNTED
+        elif walked[-1][1].ip is None:
+            status, last = Status.UNIDENTIFIED_HOP, _TRUSTED  # "unix:" leftmost: no address
+        else:
+            status, last = _ALL_TRUSTED, _TRUSTED
+    else:
+        base = _left_count(lines, line_no, parts[:j], forwarded) if line_no or j else 0
+        if status is _OK:
+            last = _CLIENT
+        elif status is _HOP_LIMIT:
+            base, last = base + 1, _TRUSTED  # stopped one element left of the last walked
+        else:
+            last = _failure_verdict(walked[-1][1])
+    if len(walked) > 1 or status is _HOP_LIMIT:
+        for _, node, _ in reversed(walked if status is _HOP_LIMIT else walked[:-1]):
+            if node.ip is not None:
+                nearest = node.ip  # the trusted hop nearest to where the walk stopped
+                break
+    name = config.source
+    trail = (steps, name, base, tuple(walked), inner, last)
+    if status is _OK or status is _ALL_TRUSTED:
+        client = walked[-1][1]
+        return _new(Resolution, (status, client.ip, client.zone, name, base, nearest, trail))
+    return _new(Resolution, (status, None, None, name, None, nearest, trail))
+
+
+def _entry(config: TrustConfig, text: str, forwarded: bool) -> tuple[str, Node, bool]:
+    """Parse an element and decide its trust once; memoised per config (bounded)."""
+    node = _forwarded_node(text) if forwarded else parse_node(text)
+    entry = (text, node, _is_trusted(config, node))
+    if len(text) <= MAX_ELEMENT_LENGTH:  # hostile kilobytes are parsed, never kept
+        memo = config.memo
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[text] = entry
+    return entry
+
+
+def _peer_entry(config: TrustConfig, peer: str) -> tuple[Node, bool]:
+    """Parse a peer and decide its trust once; memoised per config (bounded)."""
+    node = parse_peer(peer)
+    entry = (node, _is_trusted(config, node))
+    memo = config.peer_memo
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[peer] = entry
+    return entry
+
+
+def _is_trusted(config: TrustConfig, node: Node) -> bool:
+    """A trusted proxy: an address in ``trusted_proxies``, or a unix socket with ``unix:``."""
+    trusted = config.trusted
+    if node.kind is _ADDRESS:
+        return trusted.contains_key(node.key)
+    return node.kind is _UNIX and trusted.unix
+
+
+def _may_send_proxy(config: TrustConfig, node: Node) -> bool:
+    """§10.1: only ``proxy_protocol_trusted`` peers may send a PROXY header (spec §5)."""
+    allowed = config.proxy_protocol_set
+    if node.kind is _ADDRESS:
+        return allowed.contains_key(node.key)
+    return node.kind is _UNIX and allowed.unix
+
+
+def _left_count(lines: list[str], line_no: int, left: list[str], forwarded: bool) -> int:
+    """Non-empty elements left of the stop: whole lines before it, then ``left`` parts."""
+    count = count_forwarded_elements if forwarded else count_xff_elements
+    total = sum(count(line) for line in lines[:line_no])
+    return total + count(",".join(left)) if left else total
+
+
+def _hops(trail: Trail) -> tuple[Hop, ...]:
+    """Build the :class:`Hop` objects of a trail (off the hot path)."""
+    steps, name, base, walked, inner, last = trail
+    hops = [
+        Hop(source, None, _peer_text(raw), node.ip, node.zone, verdict)
+        for source, raw, node, verdict in steps
+    ]
+    top = base + len(walked) - 1
+    for k, (text, node, _) in enumerate(walked):
+        verdict = last if k == len(walked) - 1 else inner
+        hops.append(Hop(name, top - k, text, node.ip, node.zone, verdict))
+    return tuple(hops)
+
+
+def _peer_text(raw: Raw) -> str:
+    """The peer as text: as given, or ``host:port`` / ``[v6]:port`` for an ASGI pair."""
+    if raw is None or type(raw) is str:
+        return raw or ""
+    host, port = str(raw[0]), raw[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _forwarded_node(element: str) -> Node:
+    """The ``for`` node of a Forwarded element; a missing ``for`` is unidentified."""
+    params = parse_forwarded_element(element)
+    if params is None:
+        return INVALID
+    value = params.get("for")
+    return UNIDENTIFIED if value is None else parse_node(value)
+
+
+#: Bound of each per-config memo; cleared when full (an attacker rotating values only
+#: costs re-parsing).
+_MEMO_SIZE = 4096
+#: Elements cut per quote-aware split: one, since each cut is Python-level work and
+#: nothing left of the decision (the client's text, maybe hostile) should be scanned.
+_FORWARDED_CHUNK = 1
+
+
+def _failure_verdict(node: Node) -> Verdict:
+    return Verdict.INVALID if node.kind is NodeKind.INVALID else Verdict.UNIDENTIFIED
+
+
+def _failure_status(node: Node) -> Status:
+    return Status.INVALID_HOP if node.kind is NodeKind.INVALID else Status.UNIDENTIFIED_HOP
+
+
+def _proxy_source(proxy: ProxyHeader) -> tuple[str, Node] | None:
+    """§10 step 1: the effective peer a PROXY header names, or None to keep the socket peer."""
+    if proxy.command is not Command.PROXY:
+        return None  # LOCAL: the proxy's own connection, e.g. a health check (spec §2.2)
+    family = proxy.family
+    src = proxy.src
+    if family is Family.UNIX:
+        return f"unix:{src}", UNIX  # relayed from a unix socket: no client address
+    if family not in _IP_FAMILIES:
+        return None  # UNSPEC / v1 UNKNOWN: use the real connection endpoints (spec §2.1)
+    node = _address_node(src) if isinstance(src, IPv4Address | IPv6Address) else INVALID
+    text = f"[{src}]" if isinstance(src, IPv6Address) else str(src)
+    port = proxy.src_port
+    return (text if port is None else f"{text}:{port}"), node
+
+
+_IP_FAMILIES = frozenset({Family.INET, Family.INET6, Family.TCP4, Family.TCP6})
+
+
+def _address_node(ip: IPAddress) -> Node:
+    """A node for an already-parsed address: unmapped, zone split, unspecified refused."""
+    zone: str | None = None
+    if isinstance(ip, IPv6Address):
+        zone = ip.scope_id
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            ip, zone = mapped, None
+        elif zone is not None:
+            ip = IPv6Address(int(ip))
+    if ip.is_unspecified:
+        return INVALID
+    return Node(NodeKind.ADDRESS, ip, zone, address_key(ip))
