@@ -6,20 +6,18 @@ becomes a one-paragraph message on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 
 from srcip import __version__
+from srcip.cli.clientip import clientip
+from srcip.cli.common import FILES, OUTPUT, VERBOSE, emit_json, make_console, reports_errors
 from srcip.cli.render import health_json, health_tables, route_json, route_table
-from srcip.errors import SrcipError, UsageError
+from srcip.errors import UsageError
 from srcip.manifests import load_cluster
 from srcip.manifests.packets import load_packets
 from srcip.model import CNIMode, Packet, Protocol, build_index, route_packet
@@ -29,44 +27,6 @@ from srcip.model.index import ClusterIndex
 from srcip.model.objects import IPAddress
 
 __all__ = ["cli", "main"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-FILES = click.option(
-    "-f",
-    "--filename",
-    "files",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Kubernetes YAML/JSON (multi-document, kind: List); repeat for more files.",
-)
-OUTPUT = click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for machines.",
-)
-VERBOSE = click.option(
-    "-v", "--verbose", is_flag=True, help="Also show what the loader noticed and every reason."
-)
-
-
-def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn SrcipError into a one-paragraph message and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except SrcipError as exc:
-            click.echo(f"srcip: error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 def _address(value: str, option: str) -> IPAddress:
@@ -81,20 +41,10 @@ def _address(value: str, option: str) -> IPAddress:
 def _load(files: Sequence[str], verbose: bool) -> ClusterIndex:
     cluster = load_cluster(files)
     if verbose:  # on stderr, so that -o json stays parseable
-        notes = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+        notes = make_console(stderr=True)
         for note in cluster.notes:
             notes.print(f"[dim]note:[/dim] {note}", highlight=False)
     return build_index(cluster)
-
-
-def _console() -> Console:
-    # A terminal reports its width; piped output (CI logs, `make demo | less`) gets a width
-    # wide enough for the tables instead of rich's 80-column fallback.
-    return Console() if sys.stdout.isatty() else Console(width=140)
-
-
-def _emit_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -156,7 +106,7 @@ def route(
     srcip route -f cluster.yaml --node node-1 --src 203.0.113.7 --dst 10.0.1.2 --port 30080
     srcip route -f cluster.yaml --all-nodes --packets packets.yaml -o json
     """
-    console = _console()
+    console = make_console()
     packets = _packets(packets_file, src, dst, port, protocol)
     index = _load(files, verbose)
     if all_nodes:
@@ -167,7 +117,7 @@ def route(
     results = [route_packet(index, n, p, cni=mode) for p in packets for n in nodes]
     if output == "json":
         data = [route_json(r) for r in results]
-        _emit_json(data[0] if len(data) == 1 and packets_file is None else data)
+        emit_json(data[0] if len(data) == 1 and packets_file is None else data)
     else:
         console.print(route_table(results, reasons=verbose))
 
@@ -224,7 +174,7 @@ def health(
     srcip health -f cluster.yaml
     srcip health -f cluster.yaml --node node-3 -o json
     """
-    console = _console()
+    console = make_console()
     moment = _instant(now)
     index = _load(files, verbose)
     for name in nodes:
@@ -237,7 +187,7 @@ def health(
             state = state.queued(family, since)
     report = health_report(index, nodes=nodes or None, proxy_state=state, now=moment)
     if output == "json":
-        _emit_json(health_json(report))
+        emit_json(health_json(report))
     else:
         console.print(health_tables(report))
 
@@ -252,6 +202,9 @@ def _instant(text: str | None) -> datetime:
             f"--now {text!r} is not an ISO 8601 time. Fix: write e.g. 2026-01-01T00:00:00Z"
         ) from exc
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+cli.add_command(clientip)
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
