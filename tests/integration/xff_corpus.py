@@ -241,7 +241,30 @@ def agreeing_cases(count: int = 320, seed: int = SEED) -> list[XffCase]:
             elements = []
         lines = render_lines(rng, elements) if elements else []
         cases.append(XffCase(f"{index:03d}-{shape}", peer, with_decoys(rng, lines), shape))
-    return cases
+    return cases + _max_hops_boundary(random.Random(seed + 2))
+
+
+#: srcip's default ``max_hops``: this many trusted elements are walked as nginx walks them
+#: (it has no limit); one more is the "hop-limit" quirk.
+MAX_HOPS = 20
+
+
+def _max_hops_boundary(rng: random.Random) -> list[XffCase]:
+    """Exactly MAX_HOPS trusted elements, with a client left of them and without.
+
+    Built from their own random stream, so the seeded corpus above is unchanged.
+    """
+    trusted = [spelled(rng, trusted_address(rng)) for _ in range(MAX_HOPS)]
+    client = [spelled(rng, untrusted_address(rng)), *trusted]
+    return [
+        XffCase(
+            f"max-hops-{MAX_HOPS}-{shape}",
+            TRUSTED_PEER_V4,
+            with_decoys(rng, render_lines(rng, elements, max_lines=2)),
+            shape,
+        )
+        for shape, elements in (("client", client), ("all_trusted", trusted))
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +310,12 @@ def _empty_line(rng: random.Random, left: list[str], right: list[str]) -> list[s
 def _hop_limit(rng: random.Random, left: list[str], right: list[str]) -> list[str]:
     trusted = [trusted_address(rng) for _ in range(rng.randint(21, 26))]
     return [", ".join([*left, untrusted_address(rng), *trusted[:10]]), ", ".join(trusted[10:])]
+
+
+def _hop_limit_boundary(rng: random.Random) -> list[str]:
+    """MAX_HOPS + 1 trusted elements (the fewest that are hop_limit) left of a client."""
+    trusted = [trusted_address(rng) for _ in range(MAX_HOPS + 1)]
+    return [", ".join([untrusted_address(rng), *trusted[:10]]), ", ".join(trusted[10:])]
 
 
 #: Every difference between nginx 1.22 realip and srcip that the corpus exercises.
@@ -364,7 +393,7 @@ QUIRKS: dict[str, Quirk] = {
     ),
     "hop-limit": Quirk(
         nginx="no limit on trusted hops",
-        srcip="more than max_hops (20) trusted hops: hop_limit, ip None",
+        srcip=f"more than max_hops ({MAX_HOPS}) trusted hops: hop_limit, ip None",
         lines=_hop_limit,
     ),
 }
@@ -386,4 +415,9 @@ def quirk_cases(per_quirk: int = 6, seed: int = SEED + 1) -> list[XffCase]:
             case_id = f"{name}-{index}"
             fields = with_decoys(rng, lines)
             cases.append(XffCase(case_id, TRUSTED_PEER_V4, fields, "quirk", name))
+    boundary = random.Random(seed + 2)  # its own stream: the cases above are unchanged
+    fields = with_decoys(boundary, _hop_limit_boundary(boundary))
+    cases.append(
+        XffCase(f"hop-limit-{MAX_HOPS + 1}", TRUSTED_PEER_V4, fields, "quirk", "hop-limit")
+    )
     return cases

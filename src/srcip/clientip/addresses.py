@@ -28,6 +28,7 @@ one integer for both families (IPv4 above 2**128), so trust checks are a single 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
 from typing import NamedTuple
@@ -56,7 +57,11 @@ MAX_ZONE_LENGTH = 32
 IPV4_KEY_BASE = 1 << 128
 
 _CACHE_SIZE = 4096
-_DIGITS = frozenset("0123456789")
+# A decimal octet 0-255 without leading zeros ("010" is octal to some parsers and decimal
+# to others: refused, CVE-2021-29921), ASCII digits only; four of them, nothing else.
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_GRAMMAR = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+_IPV4 = re.compile(_IPV4_GRAMMAR).fullmatch
 _OBF_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 # RFC 3986 §2.3 unreserved characters: what RFC 6874 allows in a zone id.
 _ZONE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-")
@@ -83,6 +88,9 @@ class Node(NamedTuple):
     zone: str | None = None
     key: int = -1  # address_key(ip); -1 when there is no address
 
+
+_new = tuple.__new__  # skips the NamedTuple's Python-level __new__ for parsed addresses
+_ADDRESS = NodeKind.ADDRESS
 
 INVALID = Node(NodeKind.INVALID)
 UNIDENTIFIED = Node(NodeKind.UNIDENTIFIED)
@@ -215,22 +223,14 @@ def _is_port(text: str) -> bool:
 
 def _parse_ipv4(text: str) -> Node:
     """Dotted quad, ASCII digits, no leading zeros; ``0.0.0.0`` is invalid."""
-    parts = text.split(".")
-    if len(parts) != 4:
+    match = _IPV4(text)  # one C-level pass: the grammar of :data:`_IPV4_GRAMMAR`
+    if match is None:
         return INVALID
-    value = 0
-    for part in parts:
-        if not part or len(part) > 3 or not _DIGITS.issuperset(part):
-            return INVALID
-        if part[0] == "0" and len(part) > 1:
-            return INVALID  # octal or decimal? refuse (CVE-2021-29921)
-        octet = int(part)
-        if octet > 255:
-            return INVALID
-        value = (value << 8) | octet
+    a, b, c, d = match.groups()
+    value = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
     if value == 0:
         return INVALID
-    return Node(NodeKind.ADDRESS, IPv4Address(value), None, IPV4_KEY_BASE + value)
+    return _new(Node, (_ADDRESS, IPv4Address(value), None, IPV4_KEY_BASE + value))
 
 
 def _parse_ipv6(text: str) -> Node:

@@ -114,7 +114,11 @@ _peers: dict[tuple[Any, ...], str] = {}
 
 
 def _peer(client: Any) -> str:
-    """:func:`scope_peer`, memoised for tuples (the same connection sends many requests)."""
+    """:func:`scope_peer`, memoised for tuples (the same connection sends many requests).
+
+    :func:`resolve_scope` resolves the text; the middleware hands the pair to
+    :func:`resolve` itself, which reads it as this text (and memoises it per config).
+    """
     if type(client) is not tuple:
         return scope_peer(client)
     peer = _peers.get(client)
@@ -157,18 +161,19 @@ class ClientIPMiddleware:
         if scope["type"] not in _RESOLVED:
             await self.app(scope, receive, send)
             return
-        # On the request path, so inlined: resolve_scope() and the port choice.
+        # On the request path, so inlined: resolve_scope() and the port choice. A (host,
+        # port) tuple goes to resolve() as is: its per-config memo is keyed by the pair,
+        # which it formats as scope_peer() does only when it has to parse it.
         client = scope.get("client")
-        proxy = _proxy_header(scope.get("extensions"))
-        resolution = resolve(_peer(client), scope.get("headers", ()), self.config, proxy)
-        inner = dict(scope)
+        extensions = scope.get("extensions")
+        proxy = _proxy_header(extensions) if extensions else None
+        peer = client if type(client) is tuple else scope_peer(client)
+        resolution = resolve(peer, scope.get("headers", ()), self.config, proxy)
+        inner = {**scope}  # a copy: the caller's scope and state are left alone (ASGI spec)
         state = scope.get("state")
-        if state:
-            state = dict(state)
-            state[RESOLUTION_KEY] = resolution
-            inner["state"] = state
-        else:
-            inner["state"] = {RESOLUTION_KEY: resolution}
+        inner["state"] = (
+            {**state, RESOLUTION_KEY: resolution} if state else {RESOLUTION_KEY: resolution}
+        )
         ip = resolution.ip
         if ip is not None:
             source = resolution.source

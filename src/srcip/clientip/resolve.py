@@ -36,10 +36,22 @@ Statuses and what ``ip`` holds:
 ``proxy_protocol_forbidden`` None: a PROXY header from a peer not allowed to send one
 ==========================  =====================================================
 
-Speed (issue 3 §5: no slower than uvicorn's middleware): the hot path is one function
-per step with no generators, enum aliases bound at import, the trust test inlined as a
-bisect, memoised node parsing, and the walk kept as raw ``(text, node)`` pairs;
-:class:`Hop` objects are built only when :attr:`Resolution.hops` is read.
+Speed (issue 3 §5: no slower than uvicorn's middleware). Everything :func:`resolve`
+decides is a pure function of its inputs and the config, so each stage is memoised per
+:class:`~srcip.clientip.trust.TrustConfig` in bounded dicts keyed by the input exactly as
+received (cleared when full: an attacker rotating values only costs re-computing):
+
+* the peer (``"ip:port"`` text or an ASGI ``(host, port)`` pair) → the gate's decision,
+  the peer's trail steps and the answer when the gate closes or nothing is forwarded;
+* an element's text → its parsed node and trust verdict;
+* a one-line list header (``str`` or ``bytes``, the common case) → the outcome of its walk,
+  which depends on the line and the config only; the peer adds just its own steps.
+
+A memo hit gives exactly what the computation gives: every address is still parsed
+strictly and every trust decision made, once per distinct input. Otherwise the hot path
+is one function per step with no generators, enum aliases bound at import, the trust test
+a bisect, and the walk kept as raw ``(text, node, trusted)`` entries; :class:`Hop`
+objects are built only when :attr:`Resolution.hops` is read.
 """
 
 from __future__ import annotations
@@ -47,7 +59,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from srcip.clientip.addresses import (
     INVALID,
@@ -65,7 +77,6 @@ from srcip.clientip.forwarded import (
     count_forwarded_elements,
     count_xff_elements,
     forwarded_rsplit,
-    forwarded_separator,
     parse_forwarded_element,
 )
 from srcip.clientip.trust import SourceKind, TrustConfig
@@ -84,6 +95,8 @@ __all__ = [
 PEER = "peer"
 PROXY_PROTOCOL = "proxy-protocol"
 _OWS = " \t"
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 class Status(StrEnum):
@@ -131,8 +144,9 @@ class Hop(NamedTuple):
 
 
 #: A peer-side hop as recorded on the hot path: (source, raw, node, verdict); raw is the
-#: peer as passed to :func:`resolve` and is formatted only by :attr:`Resolution.hops`.
-Raw = str | tuple[str, int] | None
+#: peer as passed to :func:`resolve` (a str, a pair, None, or whatever a caller passed)
+#: and is formatted only by :attr:`Resolution.hops`.
+Raw = object
 PeerStep = tuple[str, Raw, Node, Verdict]
 #: The raw walk behind :attr:`Resolution.hops`: peer steps, header name, index of the
 #: last walked element, walked ``(text, node, trusted)`` entries (right to left), the
@@ -185,6 +199,22 @@ _ALL_TRUSTED = Status.ALL_TRUSTED
 _SINGLE = SourceKind.SINGLE
 _FORWARDED = SourceKind.FORWARDED
 
+#: What the gate decides for one peer, memoised per config (``TrustConfig.peer_memo``):
+#: whether the headers are read, the peer steps of the trail, the nearest trusted address
+#: so far, and the answer when the gate closes or, for a peer whose headers are read, when
+#: they forward nothing. All four depend on the config and the peer alone.
+PeerEntry = tuple[bool, tuple[PeerStep, ...], IPAddress | None, "Resolution"]
+#: A walked element as memoised per config (``TrustConfig.memo``): (text, node, trusted).
+Entry = tuple[str, Node, bool]
+#: What the walk makes of a list header, whoever the peer: status, address, zone, index,
+#: the nearest trusted address among the walked elements (None: the peer's), and the
+#: trail's base, walked entries and verdicts. Memoised per config for one-line headers
+#: (``TrustConfig.line_memo``).
+Outcome = tuple[
+    Status, IPAddress | None, str | None, int | None, IPAddress | None, int,
+    tuple[Entry, ...], Verdict, Verdict,
+]  # fmt: skip
+
 
 def resolve(
     peer: str | tuple[str, int] | None,
@@ -195,54 +225,30 @@ def resolve(
     """Resolve the client address of one request; never raises on any peer or header.
 
     ``peer`` is ``"ip:port"``, ``"[v6]:port"``, a bare address, ``"unix:path"``, or an
-    ASGI ``scope["client"]`` pair ``(host, port)`` (a fast path: nothing to format).
+    ASGI ``scope["client"]`` pair ``(host, port)``, read as its ``host:port`` text.
     """
-    memo = config.peer_memo
-    if type(peer) is str:
-        node, peer_trusted = memo.get(peer) or _peer_entry(config, peer)
-    elif peer is None:
-        node, peer_trusted = INVALID, False
-    elif type(host := peer[0]) is str:
-        node, peer_trusted = memo.get(host) or _peer_entry(config, host)
+    # §10.1–3: the (effective) peer and the gate, memoised by the peer as given. Only a
+    # str or an exact (str, int) pair is a memo key, so a hit on a tuple with another
+    # port type (True == 1) is refused here and parsed from its own text.
+    if proxy is None:
+        try:
+            entry = config.peer_memo.get(peer)
+        except TypeError:  # an unhashable peer, e.g. a list pair: parsed below, never kept
+            entry = None
+        if entry is None or (type(peer) is tuple and type(peer[1]) is not int):
+            entry = _peer_entry(config, peer)
     else:
-        node, peer_trusted = INVALID, False
-    raw: Raw = peer
-    source = PEER
-    steps: tuple[PeerStep, ...] = ()
-    nearest: IPAddress | None = None
-    if proxy is not None:  # §10.1
-        if not _may_send_proxy(config, node):
-            step = (PEER, raw, node, Verdict.UNTRUSTED)
-            trail: Trail = ((step,), "", 0, (), _TRUSTED, _TRUSTED)
-            return _new(
-                Resolution,
-                (Status.PROXY_PROTOCOL_FORBIDDEN, None, None, PROXY_PROTOCOL, None, None, trail),
-            )
-        effective = _proxy_source(proxy)
-        if effective is not None:
-            steps = ((PEER, raw, node, _TRUSTED),)
-            nearest = node.ip
-            raw, node = effective
-            source = PROXY_PROTOCOL
-            peer_trusted = _is_trusted(config, node)
-    if peer_trusted:  # §10.2–3
-        step = (source, raw, node, _TRUSTED)
-        steps = (*steps, step) if steps else (step,)
-        nearest = node.ip or nearest
-    elif not config.peer_check:  # no gate, by explicit choice: read the header anyway
-        verdict = Verdict.UNTRUSTED if node.kind is _ADDRESS else _failure_verdict(node)
-        steps = (*steps, (source, raw, node, verdict))
-    elif node.kind is _ADDRESS:  # the gate: an untrusted peer is the client
-        trail = ((*steps, (source, raw, node, _CLIENT)), "", 0, (), _TRUSTED, _TRUSTED)
-        return _new(Resolution, (Status.DIRECT, node.ip, node.zone, source, None, nearest, trail))
-    else:  # an untrusted unix socket, or no address at all
-        return _no_peer_ip((*steps, (source, raw, node, _failure_verdict(node))), source, nearest)
+        entry = _proxied_entry(config, peer, proxy)
+    if not entry[0]:
+        return entry[3]  # direct, no_peer_ip or proxy_protocol_forbidden
     # §10.4: every line of the one configured field, in order, exact case-insensitive
-    # name; values decoded as ISO-8859-1 (RFC 9110 §5.5). Inlined: it runs per header.
+    # name. Inlined: it runs per header. Values stay as received until a walk needs them,
+    # and a list is made only for a second line.
     name_s = config.source
     name_b = config.header_name
     size = len(name_s)
-    lines: list[str] = []
+    last: str | bytes | None = None
+    lines: list[str | bytes] | None = None
     for name, value in headers:
         if len(name) != size:
             continue
@@ -251,20 +257,109 @@ def resolve(
                 continue
         elif name != name_s and (not name.isascii() or name.lower() != name_s):
             continue  # isascii: "\u212a".lower() == "k" must not match
-        lines.append(value.decode("latin-1") if type(value) is bytes else value)  # type: ignore[arg-type]
-    if lines:
-        source_kind = config.source_kind
-        if source_kind is _SINGLE:
-            return _single(lines, name_s, steps, nearest)
-        walk = _walk(lines, source_kind is _FORWARDED, config, steps, nearest)
-        if walk is not None:
-            return walk
-    if node.ip is None:  # a unix-socket peer, and nothing forwarded
-        return _no_peer_ip(steps, source, nearest)
+        if last is not None:
+            if lines is None:
+                lines = [last]
+            lines.append(value)
+        last = value
+    if last is None:
+        return entry[3]  # no_header (or no_peer_ip for a unix peer): nothing forwarded
+    kind = config.source_kind
+    if kind is _SINGLE:
+        return _single(_decoded(lines or [last]), name_s, entry[1], entry[2])
+    if lines is None:  # one line, the common case: its outcome is memoised as received
+        outcome = config.line_memo.get(last)
+        if outcome is None:
+            outcome = _walk([last], kind is _FORWARDED, config)
+            if outcome is None:
+                return entry[3]  # a line without elements forwards nothing
+            if len(last) <= MAX_ELEMENT_LENGTH:
+                _remember(config.line_memo, last, outcome)
+    else:
+        outcome = _walk(lines, kind is _FORWARDED, config)
+        if outcome is None:
+            return entry[3]
+    status, ip, zone, index, near, base, walked, inner, verdict = outcome
+    trail: Trail = (entry[1], name_s, base, walked, inner, verdict)
+    nearest = entry[2] if near is None else near
+    return _new(Resolution, (status, ip, zone, name_s, index, nearest, trail))
+
+
+def _decoded(lines: list[str | bytes]) -> list[str]:
+    """Field values as text: bytes are ISO-8859-1 (RFC 9110 §5.5)."""
+    return [line.decode("latin-1") if isinstance(line, bytes) else line for line in lines]
+
+
+def _peer_entry(config: TrustConfig, peer: object) -> PeerEntry:
+    """Parse a peer and decide the gate once; memoised per config (bounded).
+
+    Only a str or an exact ``(str, int)`` pair is kept; anything else is parsed from its
+    text each time (:func:`_peer_text`, the ASGI adapter's formatting).
+    """
+    entry = _gate(config, (), PEER, peer, _peer_node(peer), None)
+    if type(peer) is str or (
+        type(peer) is tuple and len(peer) == 2 and type(peer[0]) is str and type(peer[1]) is int
+    ):
+        _remember(config.peer_memo, peer, entry)
+    return entry
+
+
+def _peer_node(peer: object) -> Node:
+    """The node of a socket peer as given to :func:`resolve` (None: no address)."""
+    if type(peer) is str:
+        return parse_peer(peer)
+    if peer is None:
+        return INVALID
+    return parse_peer(_peer_text(peer))
+
+
+def _proxied_entry(config: TrustConfig, peer: object, proxy: ProxyHeader) -> PeerEntry:
+    """§10.1: the effective peer a PROXY header names, then the gate on it (not memoised)."""
+    node = _peer_node(peer)
+    if not _may_send_proxy(config, node):
+        steps: tuple[PeerStep, ...] = ((PEER, peer, node, Verdict.UNTRUSTED),)
+        trail: Trail = (steps, "", 0, (), _TRUSTED, _TRUSTED)
+        answer = _new(
+            Resolution,
+            (Status.PROXY_PROTOCOL_FORBIDDEN, None, None, PROXY_PROTOCOL, None, None, trail),
+        )
+        return False, steps, None, answer
+    effective = _proxy_source(proxy)
+    if effective is None:
+        return _gate(config, (), PEER, peer, node, None)
+    text, source_node = effective
+    prior: tuple[PeerStep, ...] = ((PEER, peer, node, _TRUSTED),)
+    return _gate(config, prior, PROXY_PROTOCOL, text, source_node, node.ip)
+
+
+def _gate(
+    config: TrustConfig,
+    prior: tuple[PeerStep, ...],
+    source: str,
+    raw: Raw,
+    node: Node,
+    nearest: IPAddress | None,
+) -> PeerEntry:
+    """§10.2–3: the peer gate on the (effective) peer, as a :data:`PeerEntry`."""
+    if _is_trusted(config, node):
+        steps = (*prior, (source, raw, node, _TRUSTED))
+        nearest = node.ip or nearest
+    elif not config.peer_check:  # no gate, by explicit choice: read the header anyway
+        verdict = Verdict.UNTRUSTED if node.kind is _ADDRESS else _failure_verdict(node)
+        steps = (*prior, (source, raw, node, verdict))
+    elif node.kind is _ADDRESS:  # the gate: an untrusted peer is the client
+        steps = (*prior, (source, raw, node, _CLIENT))
+        trail: Trail = (steps, "", 0, (), _TRUSTED, _TRUSTED)
+        direct = (Status.DIRECT, node.ip, node.zone, source, None, nearest, trail)
+        return False, steps, nearest, _new(Resolution, direct)
+    else:  # an untrusted unix socket, or no address at all
+        steps = (*prior, (source, raw, node, _failure_verdict(node)))
+        return False, steps, nearest, _no_peer_ip(steps, source, nearest)
+    if node.ip is None:  # a unix-socket peer: no answer unless a header names one
+        return True, steps, nearest, _no_peer_ip(steps, source, nearest)
     trail = (steps, "", 0, (), _TRUSTED, _TRUSTED)
-    return _new(  # §10 steps 5–6: no element at all → the effective peer
-        Resolution, (Status.NO_HEADER, node.ip, node.zone, source, None, nearest, trail)
-    )
+    no_header = (Status.NO_HEADER, node.ip, node.zone, source, None, nearest, trail)
+    return True, steps, nearest, _new(Resolution, no_header)  # §10 steps 5–6
 
 
 def _no_peer_ip(steps: tuple[PeerStep, ...], source: str, nearest: IPAddress | None) -> Resolution:
@@ -290,87 +385,66 @@ def _single(
     return _new(Resolution, (Status.INVALID_VALUE, None, None, name, None, nearest, trail))
 
 
-def _walk(
-    lines: list[str],
-    forwarded: bool,
-    config: TrustConfig,
-    steps: tuple[PeerStep, ...],
-    nearest: IPAddress | None,
-) -> Resolution | None:
+def _walk(lines: list[str | bytes], forwarded: bool, config: TrustConfig) -> Outcome | None:
     """§10 steps 6–8: walk the elements right to left; None when there are none.
 
-    The hot path, so: one loop, no generators, and each element looked up once in the
-    config's memo, which holds its node *and* its trust verdict. Lines are cut from the
-    right with a bounded ``rsplit`` (quote-aware for Forwarded), so a long spoofed prefix
-    left of the decision is never split, let alone parsed (pitfall §7.14).
+    A pure function of the lines and the config (the peer only adds the trail's first
+    steps), so :func:`resolve` memoises it for one-line headers. Each element is looked
+    up once in the config's memo, which holds its node *and* its trust verdict. Lines are
+    decoded (ISO-8859-1, RFC 9110 §5.5) only when reached, and cut from the right with a
+    bounded ``rsplit`` (quote-aware for Forwarded), so a long spoofed prefix left of the
+    decision is never split, let alone parsed (pitfall §7.14).
+
+    ``max_hops`` bounds the trusted elements: the walk passes at most that many, and one
+    more trusted element is ``hop_limit`` (the peer is not a header element and is not
+    counted). An untrusted element right after ``max_hops`` trusted ones is still read.
+    In count mode the first ``trusted_hops - 1`` elements are passed unchecked.
     """
     count = config.trusted_hops
+    counting = count is not None
     memo = config.memo
-    walked: list[tuple[str, Node, bool]] = []
-    if count is None or count == 1:
-        # Fast path for the rightmost element: behind one proxy it is the client (the
-        # common case; ingress-nginx writes a single value, reference §3). A trusted one
-        # is kept as walked and the loop below carries on left of it.
-        line = lines[-1]
-        comma = forwarded_separator(line, len(line)) if forwarded else line.rfind(",")
-        text = line[comma + 1 :].strip(_OWS)
-        if text:
-            entry = memo.get(text) or _entry(config, text, forwarded)
-            if (count or not entry[2]) and (node := entry[1]).kind is _ADDRESS:
-                left = [line[:comma]] if comma > 0 else []
-                last_line = len(lines) - 1
-                base = _left_count(lines, last_line, left, forwarded) if left or last_line else 0
-                trail: Trail = (steps, config.source, base, (entry,), _TRUSTED, _CLIENT)
-                return _new(
-                    Resolution, (_OK, node.ip, node.zone, config.source, base, nearest, trail)
-                )
-            if count is None and entry[2]:
-                walked.append(entry)
-                lines = [*lines[:-1], line[:comma]] if comma >= 0 else lines[:-1]
-    limit = config.max_hops if count is None else count
+    room = config.max_hops if count is None else count - 1  # elements still to pass
     split = forwarded_rsplit if forwarded else str.rsplit
-    chunk = _FORWARDED_CHUNK if forwarded else limit + 1
-    append = walked.append
+    # Elements needed from the right: room and the one that decides. Forwarded is cut one
+    # element at a time, since each quote-aware cut is Python-level work.
+    chunk = _FORWARDED_CHUNK if forwarded else room + 1
+    walked: list[Entry] = []
     status: Status | None = None
     line_no = j = 0
     parts: list[str] = []
     for line_no in range(len(lines) - 1, -1, -1):
-        rest = lines[line_no]
+        line = lines[line_no]
+        rest = line.decode("latin-1") if isinstance(line, bytes) else line
         while True:
             parts = split(rest, ",", chunk)
-            truncated = len(parts) > chunk  # then parts[0] is the unsplit remainder
-            j = len(parts)
-            floor = 1 if truncated else 0
-            while j > floor:
-                j -= 1
+            floor = 1 if len(parts) > chunk else 0  # 1: parts[0] is the unsplit remainder
+            for j in range(len(parts) - 1, floor - 1, -1):
                 text = parts[j].strip(_OWS)
                 if not text:
                     continue  # empty list elements are skipped (RFC 9110 §5.6.1)
-                if len(walked) == limit:
+                entry = memo.get(text) or _entry(config, text, forwarded)
+                if (entry[2] or counting) and room:
+                    room -= 1
+                    walked.append(entry)  # a trusted proxy (or counted element): pass
+                    continue
+                if entry[2] and not counting:
                     status = _HOP_LIMIT  # more than max_hops trusted elements
                     break
-                entry = memo.get(text) or _entry(config, text, forwarded)
-                append(entry)
-                if count is None:
-                    if entry[2]:
-                        continue  # a trusted proxy (or a trusted "unix:")
-                elif len(walked) < count:
-                    continue  # count mode (reference §2): not checked
+                walked.append(entry)
                 node = entry[1]
                 status = _OK if node.kind is _ADDRESS else _failure_status(node)
                 break
-            if status is not None or not truncated:
+            if status is not None or not floor:
                 break
             rest = parts[0]
         if status is not None:
             break
     # The walk stopped at parts[j] of line line_no (or ran out of elements).
-    inner = _TRUSTED if count is None else _COUNTED
     if status is None:  # every element walked: the last one is the leftmost, index 0
         if not walked:
             return None
         base = 0
-        if count is not None:
+        if counting:
             status, last = Status.TOO_FEW_HOPS, _COUNTED
         elif walked[-1][1].ip is None:
             status, last = Status.UNIDENTIFIED_HOP, _TRUSTED  # "unix:" leftmost: no address
@@ -384,40 +458,35 @@ def _walk(
             base, last = base + 1, _TRUSTED  # stopped one element left of the last walked
         else:
             last = _failure_verdict(walked[-1][1])
-    if len(walked) > 1 or status is _HOP_LIMIT:
-        for _, node, _ in reversed(walked if status is _HOP_LIMIT else walked[:-1]):
-            if node.ip is not None:
-                nearest = node.ip  # the trusted hop nearest to where the walk stopped
-                break
-    name = config.source
-    trail = (steps, name, base, tuple(walked), inner, last)
+    # nearest_trusted: the walked hop nearest to where the walk stopped, other than the
+    # answer itself (under hop_limit every walked hop is a trusted proxy); None: the peer.
+    nearest: IPAddress | None = None
+    k = len(walked) if status is _HOP_LIMIT else len(walked) - 1
+    while k:
+        k -= 1
+        if (nearest := walked[k][1].ip) is not None:
+            break
+    inner = _COUNTED if counting else _TRUSTED
     if status is _OK or status is _ALL_TRUSTED:
         client = walked[-1][1]
-        return _new(Resolution, (status, client.ip, client.zone, name, base, nearest, trail))
-    return _new(Resolution, (status, None, None, name, None, nearest, trail))
+        return status, client.ip, client.zone, base, nearest, base, tuple(walked), inner, last
+    return status, None, None, None, nearest, base, tuple(walked), inner, last
 
 
-def _entry(config: TrustConfig, text: str, forwarded: bool) -> tuple[str, Node, bool]:
+def _entry(config: TrustConfig, text: str, forwarded: bool) -> Entry:
     """Parse an element and decide its trust once; memoised per config (bounded)."""
     node = _forwarded_node(text) if forwarded else parse_node(text)
     entry = (text, node, _is_trusted(config, node))
     if len(text) <= MAX_ELEMENT_LENGTH:  # hostile kilobytes are parsed, never kept
-        memo = config.memo
-        if len(memo) >= _MEMO_SIZE:
-            memo.clear()
-        memo[text] = entry
+        _remember(config.memo, text, entry)
     return entry
 
 
-def _peer_entry(config: TrustConfig, peer: str) -> tuple[Node, bool]:
-    """Parse a peer and decide its trust once; memoised per config (bounded)."""
-    node = parse_peer(peer)
-    entry = (node, _is_trusted(config, node))
-    memo = config.peer_memo
+def _remember(memo: dict[_K, _V], key: _K, value: _V) -> None:
+    """Store a memo entry, clearing the memo first when it is full (:data:`_MEMO_SIZE`)."""
     if len(memo) >= _MEMO_SIZE:
         memo.clear()
-    memo[peer] = entry
-    return entry
+    memo[key] = value
 
 
 def _is_trusted(config: TrustConfig, node: Node) -> bool:
@@ -436,10 +505,10 @@ def _may_send_proxy(config: TrustConfig, node: Node) -> bool:
     return node.kind is _UNIX and allowed.unix
 
 
-def _left_count(lines: list[str], line_no: int, left: list[str], forwarded: bool) -> int:
+def _left_count(lines: list[str | bytes], line_no: int, left: list[str], forwarded: bool) -> int:
     """Non-empty elements left of the stop: whole lines before it, then ``left`` parts."""
     count = count_forwarded_elements if forwarded else count_xff_elements
-    total = sum(count(line) for line in lines[:line_no])
+    total = sum(count(line) for line in _decoded(lines[:line_no]))
     return total + count(",".join(left)) if left else total
 
 
@@ -457,11 +526,19 @@ def _hops(trail: Trail) -> tuple[Hop, ...]:
     return tuple(hops)
 
 
-def _peer_text(raw: Raw) -> str:
-    """The peer as text: as given, or ``host:port`` / ``[v6]:port`` for an ASGI pair."""
-    if raw is None or type(raw) is str:
+def _peer_text(raw: object) -> str:
+    """The peer as text: as given, or ``host:port`` / ``[v6]:port`` for an ASGI pair.
+
+    Formatted exactly as :func:`srcip.clientip.asgi.scope_peer` does (a port of None
+    gives the bare host); anything else that is not a pair is read as its ``str()``.
+    """
+    if raw is None or isinstance(raw, str):
         return raw or ""
+    if not isinstance(raw, tuple | list) or len(raw) != 2:
+        return str(raw)
     host, port = str(raw[0]), raw[1]
+    if port is None:
+        return host
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -32,10 +32,13 @@ from ipaddress import (
     IPv6Network,
     ip_network,
 )
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
 
-from srcip.clientip.addresses import IPV4_KEY_BASE, IPAddress, Node, address_key
+from srcip.clientip.addresses import IPV4_KEY_BASE, IPAddress, address_key
 from srcip.errors import TrustConfigError
+
+if TYPE_CHECKING:  # the memo entry types live with the resolver that fills them
+    from srcip.clientip.resolve import Entry, Outcome, PeerEntry
 
 __all__ = [
     "REFUSED_SOURCES",
@@ -140,7 +143,10 @@ class TrustConfig:
     * ``peer_check``: read headers only when the (effective) peer is trusted. Turning it off
       needs a hop count or trusted ranges to walk; count mode without ``trusted_proxies``
       needs it off explicitly ("only the proxy can reach me").
-    * ``max_hops``: most header elements walked before giving up (``hop_limit``).
+    * ``max_hops``: most trusted header elements the walk passes; one more is ``hop_limit``
+      (the peer is not a header element and is not counted; an answer right after
+      ``max_hops`` trusted elements is still read). Count mode is bounded by
+      ``trusted_hops`` ≤ ``max_hops`` instead.
     * ``proxy_protocol_trusted``: socket peers allowed to send a PROXY header.
     * ``allow_trust_all``: permit ``0.0.0.0/0`` / ``::/0`` (pitfall §7.2).
     """
@@ -157,12 +163,14 @@ class TrustConfig:
     proxy_protocol_set: AddressSet = field(init=False, repr=False, compare=False)
     header_name: bytes = field(init=False, repr=False, compare=False)
     # Bounded memos of the resolver (srcip.clientip.resolve): element text → (text, node,
-    # trusted) and peer → (node, trusted). Caches, not state: the same input always gives
-    # the same entry, so the config stays a value.
-    memo: dict[str, tuple[str, Node, bool]] = field(
+    # trusted); a one-line list header, as received → what the walk makes of it; peer
+    # (text or ASGI pair) → what the gate decides. Caches, not state: the same input
+    # always gives the same entry, so the config stays a value.
+    memo: dict[str, Entry] = field(init=False, repr=False, compare=False, default_factory=dict)
+    line_memo: dict[str | bytes, Outcome] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
-    peer_memo: dict[str, tuple[Node, bool]] = field(
+    peer_memo: dict[object, PeerEntry] = field(  # keyed by str or exact (str, int) peers
         init=False, repr=False, compare=False, default_factory=dict
     )
 

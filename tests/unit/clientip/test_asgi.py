@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import importlib
 import logging
 from collections.abc import Sequence
 from ipaddress import IPv4Address
@@ -458,3 +459,29 @@ def test_peer_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         inner = resolved(http_scope(client=("198.51.100.7", port)))
         assert inner["client"] == ("198.51.100.7", port)
         assert len(asgi._peers) <= 2
+        scope = http_scope(client=("198.51.100.7", port))
+        for _ in range(2):  # a miss, then a hit
+            assert resolve_scope(scope, CONFIG).hops[0].raw == f"198.51.100.7:{port}"
+            assert len(asgi._peers) <= 2
+
+
+def test_resolve_scope_without_extensions_or_client() -> None:
+    """resolve_scope reads a unix-socket scope (client None) with no extensions."""
+    scope = http_scope(client=None)
+    assert "extensions" not in scope
+    assert resolve_scope(scope, CONFIG).status is Status.NO_PEER_IP
+    unix = TrustConfig(trusted_proxies=["unix:"])
+    assert resolve_scope(scope, unix).ip == IPv4Address(CLIENT)
+
+
+def test_client_pairs_are_memoised_per_config_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The middleware hands the client pair to resolve(), whose per-config memo stays bounded."""
+    monkeypatch.setattr(importlib.import_module("srcip.clientip.resolve"), "_MEMO_SIZE", 2)
+    config = TrustConfig(trusted_proxies=["10.0.0.0/8"])
+    for port in (1, 2, 3, 1):
+        inner = resolved(http_scope(client=("10.0.0.2", port)), config)
+        assert inner["client"] == (CLIENT, 0)
+        assert get_resolution(inner).hops[0].raw == f"10.0.0.2:{port}"
+        assert len(config.peer_memo) <= 2
+    direct = resolved(http_scope(client=["198.51.100.7", 8]), config)  # a list: not memoised
+    assert direct["client"] == ("198.51.100.7", 8)

@@ -135,11 +135,21 @@ CASES = [
         "hop-limit",
         {"max_hops": 2},
         PROXY,
-        xff("1.2.3.4, 10.0.0.1, 10.0.0.2"),
+        xff("1.2.3.4, 10.0.0.3, 10.0.0.1, 10.0.0.2"),
         Status.HOP_LIMIT,
         None,
         XFF,
         None,
+    ),
+    (
+        "max-hops-trusted-then-client",
+        {"max_hops": 2},
+        PROXY,
+        xff("1.2.3.4, 10.0.0.1, 10.0.0.2"),
+        Status.OK,
+        "1.2.3.4",
+        XFF,
+        0,
     ),
     (
         "exactly-max-hops-trusted",
@@ -604,6 +614,31 @@ def test_asgi_pair_peer_is_the_same_as_text() -> None:
     assert odd.hops[0].raw == "None:0"
 
 
+@pytest.mark.parametrize(
+    ("peer", "status", "raw"),
+    [
+        pytest.param(["10.0.0.5", 43210], Status.OK, PROXY, id="list-pair"),
+        pytest.param(("10.0.0.5", None), Status.OK, "10.0.0.5", id="no-port"),
+        pytest.param(("10.0.0.5", True), Status.NO_PEER_IP, "10.0.0.5:True", id="bool-port"),
+        pytest.param(("10.0.0.5", 70000), Status.NO_PEER_IP, "10.0.0.5:70000", id="big-port"),
+        pytest.param(("10.0.0.5",), Status.NO_PEER_IP, "('10.0.0.5',)", id="one-tuple"),
+        pytest.param(("10.0.0.5", 1, 2), Status.NO_PEER_IP, "('10.0.0.5', 1, 2)", id="triple"),
+    ],
+)
+def test_odd_peer_pairs_read_as_their_text(peer: object, status: Status, raw: str) -> None:
+    """Pairs are read as the ``host:port`` text scope_peer() gives; other shapes are refused.
+
+    An exact ``(str, int)`` pair already memoised never stands in for an equal pair of
+    other types (``True == 1``): those are parsed from their own text.
+    """
+    config = cfg()
+    assert resolve(("10.0.0.5", 1), xff(CLIENT), config).status is Status.OK  # memoised
+    result = resolve(peer, xff(CLIENT), config)  # type: ignore[arg-type]
+    assert result.status is status
+    assert result.hops[0].raw == raw
+    assert resolve(peer, xff(CLIENT), config) == result  # type: ignore[arg-type]
+
+
 def test_hops_of_a_chain() -> None:
     """Hops list the peer, then the walked elements right to left, with verdicts."""
     result = resolve(PROXY, xff(f"198.51.100.1, {CLIENT}, 10.0.0.9"), cfg())
@@ -620,7 +655,9 @@ NEAREST = [
     pytest.param({}, PROXY, xff("10.1.1.1, 10.2.2.2"), "10.2.2.2", id="all-trusted"),
     pytest.param({}, PROXY, xff("10.1.1.1"), "10.0.0.5", id="all-trusted-one"),
     pytest.param({}, PROXY, xff("x, 10.2.2.2"), "10.2.2.2", id="invalid"),
-    pytest.param({"max_hops": 1}, PROXY, xff("1.1.1.1, 10.2.2.2"), "10.2.2.2", id="hop-limit"),
+    pytest.param(
+        {"max_hops": 1}, PROXY, xff("1.1.1.1, 10.1.1.1, 10.2.2.2"), "10.2.2.2", id="hop-limit"
+    ),
     pytest.param({"trusted_hops": 2}, PROXY, xff("1.1.1.1, 8.8.8.8"), "8.8.8.8", id="counted"),
     pytest.param(
         {"trusted_proxies": ["10.0.0.0/8", "unix:"]},
@@ -646,7 +683,9 @@ def test_nearest_trusted(
 VERDICTS = [
     pytest.param({}, xff("x, 10.2.2.2"), ["trusted", "trusted", "invalid"], id="invalid"),
     pytest.param({}, xff("unknown"), ["trusted", "unidentified"], id="unidentified"),
-    pytest.param({"max_hops": 1}, xff("1.1.1.1, 10.2.2.2"), ["trusted", "trusted"], id="limit"),
+    pytest.param(
+        {"max_hops": 1}, xff("1.1.1.1, 10.1.1.1, 10.2.2.2"), ["trusted", "trusted"], id="limit"
+    ),
     pytest.param({"trusted_hops": 2}, xff("1.1.1.1"), ["trusted", "counted"], id="too-few"),
     pytest.param(
         {"trusted_hops": 2}, xff("1.1.1.1, 8.8.8.8"), ["trusted", "counted", "client"], id="count"
@@ -676,9 +715,102 @@ def test_hop_verdicts(kwargs: dict[str, object], headers: Headers, verdicts: lis
 
 def test_hop_limit_indices() -> None:
     """With ``hop_limit`` the walked hops keep their positions from the left."""
-    result = resolve(PROXY, xff("1.1.1.1, 2.2.2.2, 10.0.0.1, 10.0.0.2"), cfg(max_hops=2))
+    result = resolve(PROXY, xff("1.1.1.1, 10.0.0.3, 10.0.0.1, 10.0.0.2"), cfg(max_hops=2))
     assert result.status is Status.HOP_LIMIT
     assert [h.index for h in result.hops] == [None, 3, 2]
+
+
+def _chain(trusted: int, client: bool, forwarded: bool) -> list[tuple[str | bytes, str | bytes]]:
+    """``trusted`` trusted proxies (10.0.1.x), with an untrusted client left of them or not."""
+    elements = ([CLIENT] if client else []) + [f"10.0.1.{i}" for i in range(1, trusted + 1)]
+    if forwarded:
+        return fwd(", ".join(f"for={e}" for e in elements))
+    return xff(", ".join(elements))
+
+
+# max_hops bounds the *trusted header elements* (the peer is the gate, not a header
+# element): up to max_hops of them are passed, one more is hop_limit (reference §10.8,
+# "more than max_hops trusted"). An answer right after max_hops trusted ones is read.
+HOP_LIMIT_BOUNDARY = [
+    pytest.param(max_hops, trusted, client, forwarded, status, id=ident)
+    for max_hops in (3, 20)
+    for forwarded in (False, True)
+    for trusted, client, status, case in [
+        (max_hops - 1, True, Status.OK, "below-then-client"),
+        (max_hops - 1, False, Status.ALL_TRUSTED, "below-alone"),
+        (max_hops, True, Status.OK, "at-then-client"),
+        (max_hops, False, Status.ALL_TRUSTED, "at-alone"),
+        (max_hops + 1, True, Status.HOP_LIMIT, "above-then-client"),
+        (max_hops + 1, False, Status.HOP_LIMIT, "above-alone"),
+    ]
+    for ident in [f"{'fwd' if forwarded else 'xff'}-max{max_hops}-{case}"]
+]
+
+
+@pytest.mark.parametrize(
+    ("max_hops", "trusted", "client", "forwarded", "status"), HOP_LIMIT_BOUNDARY
+)
+def test_hop_limit_boundary(
+    max_hops: int, trusted: int, client: bool, forwarded: bool, status: Status
+) -> None:
+    """More than max_hops trusted elements is hop_limit; max_hops of them, then anything, is not."""
+    config = cfg(max_hops=max_hops, **(FWD if forwarded else {}))
+    result = resolve(PROXY, _chain(trusted, client, forwarded), config)
+    assert result.status is status
+    if status is Status.OK:
+        assert (result.ip, result.index) == (IPv4Address(CLIENT), 0)
+        assert len(result.hops) == 1 + trusted + 1  # the peer, every proxy, the client
+    elif status is Status.ALL_TRUSTED:
+        assert (result.ip, result.index) == (IPv4Address("10.0.1.1"), 0)
+    else:
+        assert (result.ip, result.index) == (None, None)
+        walked = result.hops[1:]
+        assert len(walked) == max_hops  # the proxies passed; the one over the limit is not
+        assert {h.verdict for h in walked} == {Verdict.TRUSTED}
+        assert walked[-1].raw.endswith(f"10.0.1.{trusted - max_hops + 1}")
+        assert walked[-1].index == trusted - max_hops + (1 if client else 0)
+        assert result.nearest_trusted == IPv4Address(f"10.0.1.{trusted - max_hops + 1}")
+
+
+@pytest.mark.parametrize("forwarded", [False, True], ids=["xff", "fwd"])
+@pytest.mark.parametrize(
+    ("trusted", "status"),
+    [(19, Status.OK), (20, Status.OK), (21, Status.HOP_LIMIT)],
+    ids=["below", "at", "above"],
+)
+def test_hop_limit_boundary_across_field_lines(
+    trusted: int, status: Status, forwarded: bool
+) -> None:
+    """The limit counts trusted elements over all field lines, not per line."""
+    elements = [CLIENT] + [f"10.0.1.{i}" for i in range(1, trusted + 1)]
+    if forwarded:
+        elements = [f"for={e}" for e in elements]
+    lines = [", ".join(elements[:7]), ", ".join(elements[7:14]), ", ".join(elements[14:])]
+    headers = fwd(*lines) if forwarded else xff(*lines)
+    result = resolve(PROXY, headers, cfg(**(FWD if forwarded else {})))
+    assert result.status is status
+    assert result.ip == (IPv4Address(CLIENT) if status is Status.OK else None)
+
+
+@pytest.mark.parametrize("forwarded", [False, True], ids=["xff", "fwd"])
+@pytest.mark.parametrize(
+    ("elements", "status", "index"),
+    [(3, Status.TOO_FEW_HOPS, None), (4, Status.OK, 0), (5, Status.OK, 1)],
+    ids=["max-1", "max", "max+1"],
+)
+def test_count_mode_at_max_hops_has_no_hop_limit(
+    elements: int, status: Status, index: int | None, forwarded: bool
+) -> None:
+    """Count mode takes element N from the right (N ≤ max_hops): no hop_limit applies."""
+    chain = [f"198.51.100.{i}" for i in range(1, elements + 1)]
+    line = ", ".join(f"for={e}" for e in chain) if forwarded else ", ".join(chain)
+    headers = fwd(line) if forwarded else xff(line)
+    config = cfg(trusted_hops=4, max_hops=4, **(FWD if forwarded else {}))
+    result = resolve(PROXY, headers, config)
+    assert (result.status, result.index) == (status, index)
+    if status is Status.OK:
+        assert result.ip == IPv4Address(chain[-4])
+        assert [h.verdict for h in result.hops[1:]] == [Verdict.COUNTED] * 3 + [Verdict.CLIENT]
 
 
 def test_indices_count_non_empty_elements_over_all_lines() -> None:
@@ -748,6 +880,59 @@ def test_memos_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert resolve(f"10.0.0.{i}:1", xff(f"203.0.113.{i}"), config).status is Status.OK
     assert len(config.memo) <= 4
     assert len(config.peer_memo) <= 4
+    assert len(config.line_memo) <= 4
+    pairs = [(f"10.0.0.{i}", i) for i in range(1, 12)]
+    for pair in pairs:
+        assert resolve(pair, xff(CLIENT), config).status is Status.OK
+    assert len(config.peer_memo) <= 4
+
+
+def test_memo_hits_answer_exactly_as_the_first_walk() -> None:
+    """A repeated request (memo hits) gives a Resolution equal to the first, hops included."""
+    for headers, kwargs in [
+        (xff(f"{CLIENT}, 10.0.0.1, 10.0.0.2"), {}),
+        ([(XFF.encode(), f"{CLIENT}, 10.0.0.1".encode())], {}),
+        (xff("junk, 10.0.0.1"), {}),
+        (xff("10.0.0.1, 10.0.0.2"), {}),
+        (xff("1.1.1.1, 10.0.0.3, 10.0.0.1, 10.0.0.2"), {"max_hops": 2}),
+        (fwd(f'for="{CLIENT}";proto=https, for=10.0.0.1'), FWD),
+        (xff(f"1.1.1.1, {CLIENT}"), {"trusted_hops": 2}),
+    ]:
+        config = cfg(**kwargs)
+        first, second = resolve(PROXY, headers, config), resolve(PROXY, headers, config)
+        assert first == second
+        assert first.hops == second.hops == resolve(PROXY, headers, cfg(**kwargs)).hops
+
+
+def test_memoised_line_keeps_each_peer_apart() -> None:
+    """Two trusted peers sending the same line each get their own peer hop and nearest."""
+    config = cfg()
+    a = resolve("10.0.0.5:1", xff(CLIENT), config)
+    b = resolve(("10.9.9.9", 2), xff(CLIENT), config)
+    assert (a.ip, b.ip) == (IPv4Address(CLIENT), IPv4Address(CLIENT))
+    assert (a.hops[0].raw, b.hops[0].raw) == ("10.0.0.5:1", "10.9.9.9:2")
+    assert (a.nearest_trusted, b.nearest_trusted) == (
+        IPv4Address("10.0.0.5"),
+        IPv4Address("10.9.9.9"),
+    )
+    assert b.hops[1:] == a.hops[1:]
+
+
+def test_long_lines_are_walked_but_not_kept() -> None:
+    """A line longer than an element's limit is walked every time, never a memo key."""
+    config = cfg()
+    line = ", ".join(["198.51.100.1"] * 60 + [CLIENT, "10.0.0.1"])
+    assert len(line) > 512
+    assert resolve(PROXY, xff(line), config).index == 60
+    assert line not in config.line_memo
+
+
+def test_blank_line_forwards_nothing() -> None:
+    """A line of separators and spaces has no element: the peer's no_header answer."""
+    config = cfg()
+    for _ in range(2):
+        result = resolve(PROXY, xff(" , ,"), config)
+        assert (result.status, str(result.ip)) == (Status.NO_HEADER, "10.0.0.5")
 
 
 def test_resolution_value_semantics() -> None:
@@ -994,16 +1179,16 @@ def naive_walk(lines: list[str], config: TrustConfig) -> tuple[Status, str | Non
     elements = [e for e in elements if e]
     if not elements:
         return Status.NO_HEADER, "10.0.0.5", None
-    walked = 0
+    walked = 0  # trusted elements passed
     for position in range(len(elements) - 1, -1, -1):
         node = parse_node(elements[position])
         trusted = (node.ip is not None and config.is_trusted(node.ip)) or (
             node.kind is NodeKind.UNIX and config.trusted.unix
         )
-        if walked == config.max_hops:
-            return Status.HOP_LIMIT, None, None
-        walked += 1
         if trusted:
+            if walked == config.max_hops:
+                return Status.HOP_LIMIT, None, None  # more than max_hops trusted elements
+            walked += 1
             continue
         if node.kind is NodeKind.ADDRESS:
             return Status.OK, str(node.ip), position
