@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import NamedTuple
 
 __all__ = [
@@ -39,6 +39,8 @@ __all__ = [
     "Node",
     "NodeKind",
     "address_key",
+    "as_address",
+    "ip_text",
     "node_cache",
     "parse_node",
     "parse_peer",
@@ -251,3 +253,36 @@ def _parse_ipv6(text: str) -> Node:
     if not value:
         return INVALID
     return Node(NodeKind.ADDRESS, ip, zone or None, value)
+
+
+# ---------------------------------------------------------------------- address objects
+
+_TEXT_CACHE_SIZE = 4096
+_texts: dict[int, tuple[IPAddress, str]] = {}
+
+
+def ip_text(ip: IPAddress) -> str:
+    """``str(ip)``, memoised in a bounded dict (cleared when full).
+
+    Building the RFC 5952 text costs about 1 µs for IPv4 and 6 µs for IPv6 in
+    :mod:`ipaddress`, and hashing an address object runs Python code, so the memo is keyed
+    by ``id(ip)``: the resolver memoises its parsed nodes, so a returning client comes back
+    as the very same object. The entry keeps the object alive, so its id cannot be reused
+    while the entry exists, and the identity check makes any other object a miss.
+    """
+    entry = _texts.get(id(ip))
+    if entry is not None and entry[0] is ip:
+        return entry[1]
+    if len(_texts) >= _TEXT_CACHE_SIZE:
+        _texts.clear()
+    text = str(ip)
+    _texts[id(ip)] = (ip, text)
+    return text
+
+
+def as_address(ip: str | IPAddress) -> IPAddress:
+    """``ip`` as an address object, IPv4-mapped IPv6 unwrapped to IPv4 (a zone is kept)."""
+    addr = ip_address(ip) if isinstance(ip, str) else ip
+    if isinstance(addr, IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr

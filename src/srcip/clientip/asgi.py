@@ -46,7 +46,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from srcip.clientip.access import AccessPolicy, ip_text
+from srcip.clientip.access import AccessPolicy
+from srcip.clientip.addresses import ip_text
 from srcip.clientip.metrics import ClientMetrics
 from srcip.clientip.ratelimit import (
     Action,

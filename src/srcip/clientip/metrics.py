@@ -36,8 +36,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from prometheus_client import CollectorRegistry, Counter
 
-from srcip.clientip.access import IPNetwork, as_address
-from srcip.clientip.addresses import IPAddress
+from srcip.clientip.access import IPNetwork
+from srcip.clientip.addresses import IPAddress, as_address
 from srcip.clientip.resolve import Resolution
 from srcip.errors import TrustConfigError
 

@@ -46,8 +46,8 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Protocol
 
-from srcip.clientip.access import IPNetwork, as_address, ip_text, parse_cidr
-from srcip.clientip.addresses import IPAddress
+from srcip.clientip.access import IPNetwork, parse_cidr
+from srcip.clientip.addresses import IPAddress, as_address, ip_text
 from srcip.errors import TrustConfigError
 
 __all__ = [

@@ -49,7 +49,8 @@ import time
 from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from srcip.clientip.access import AccessPolicy, ip_text
+from srcip.clientip.access import AccessPolicy
+from srcip.clientip.addresses import ip_text
 from srcip.clientip.metrics import ClientMetrics
 from srcip.clientip.ratelimit import (
     Action,

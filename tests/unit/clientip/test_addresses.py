@@ -14,6 +14,8 @@ from srcip.clientip.addresses import (
     MAX_NODE_LENGTH,
     NodeKind,
     address_key,
+    as_address,
+    ip_text,
     parse_node,
     parse_peer,
 )
@@ -221,3 +223,21 @@ def test_parse_never_raises(text: str) -> None:
             assert node.key == address_key(node.ip)
         else:
             assert node.ip is None
+
+
+def test_as_address_unwraps_mapped_and_accepts_objects() -> None:
+    """Strings and address objects are accepted; IPv4-mapped IPv6 becomes IPv4."""
+    assert as_address("::ffff:192.0.2.1") == IPv4Address("192.0.2.1")
+    assert as_address(IPv6Address("2001:db8::1")) == IPv6Address("2001:db8::1")
+
+
+def test_ip_text_memo_is_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ip_text equals str(); the memo is cleared when full and never confuses objects."""
+    monkeypatch.setattr(addresses, "_TEXT_CACHE_SIZE", 2)
+    monkeypatch.setattr(addresses, "_texts", {})
+    samples = [IPv6Address("2001:db8::1"), IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")]
+    for addr in samples * 2:
+        assert ip_text(addr) == str(addr)
+        assert len(addresses._texts) <= 2
+    twin = IPv4Address("192.0.2.2")  # equal, but another object: recomputed, same text
+    assert ip_text(twin) == "192.0.2.2"
