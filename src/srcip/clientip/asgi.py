@@ -47,7 +47,6 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from srcip.clientip.access import AccessPolicy
-from srcip.clientip.addresses import ip_text
 from srcip.clientip.metrics import ClientMetrics
 from srcip.clientip.ratelimit import (
     Action,
@@ -57,7 +56,7 @@ from srcip.clientip.ratelimit import (
     retry_after_header,
 )
 from srcip.clientip.requestlog import LOGGER_NAME, log_request
-from srcip.clientip.resolve import PEER, PROXY_PROTOCOL, Resolution, resolve
+from srcip.clientip.resolve import PEER, PROXY_PROTOCOL, Resolution, client_text, resolve
 from srcip.clientip.trust import TrustConfig
 from srcip.proxyproto import ProxyHeader
 
@@ -184,7 +183,7 @@ class ClientIPMiddleware:
                 port = proxy.src_port
             else:
                 port = 0  # from a header: no reliable port
-            inner["client"] = (ip_text(ip), port)
+            inner["client"] = (client_text(resolution), port)
         elif not self.keep_client_on_failure:
             inner["client"] = None
         await self.app(inner, receive, send)

@@ -52,10 +52,17 @@ strictly and every trust decision made, once per distinct input. Otherwise the h
 is one function per step with no generators, enum aliases bound at import, the trust test
 a bisect, and the walk kept as raw ``(text, node, trusted)`` entries; :class:`Hop`
 objects are built only when :attr:`Resolution.hops` is read.
+
+A client never seen before (every memo misses) costs one strict parse: a dotted quad is
+checked octet by octet against a table of the 256 canonical octet texts, its address
+object built from the integer, and its text, already canonical, kept in the node for the
+middleware (:func:`client_text`), so it is not formatted again. The element memo holds
+the node, so the shared node memo is not filled as well.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv6Address
@@ -69,7 +76,9 @@ from srcip.clientip.addresses import (
     Node,
     NodeKind,
     address_key,
+    ip_text,
     parse_node,
+    parse_node_uncached,
     parse_peer,
 )
 from srcip.clientip.forwarded import (
@@ -89,6 +98,7 @@ __all__ = [
     "Resolution",
     "Status",
     "Verdict",
+    "client_text",
     "resolve",
 ]
 
@@ -270,11 +280,17 @@ def resolve(
     if lines is None:  # one line, the common case: its outcome is memoised as received
         outcome = config.line_memo.get(last)
         if outcome is None:
-            outcome = _walk([last], kind is _FORWARDED, config)
+            if kind is _FORWARDED or config.trusted_hops is not None:
+                outcome = _walk([last], kind is _FORWARDED, config)
+            else:
+                outcome = _walk_xff(last, config)
             if outcome is None:
                 return entry[3]  # a line without elements forwards nothing
-            if len(last) <= MAX_ELEMENT_LENGTH:
-                _remember(config.line_memo, last, outcome)
+            if len(last) <= MAX_ELEMENT_LENGTH:  # _remember(), inlined
+                line_memo = config.line_memo
+                if len(line_memo) >= _MEMO_SIZE:
+                    line_memo.clear()
+                line_memo[last] = outcome
     else:
         outcome = _walk(lines, kind is _FORWARDED, config)
         if outcome is None:
@@ -283,6 +299,29 @@ def resolve(
     trail: Trail = (entry[1], name_s, base, walked, inner, verdict)
     nearest = entry[2] if near is None else near
     return _new(Resolution, (status, ip, zone, name_s, index, nearest, trail))
+
+
+def client_text(resolution: Resolution) -> str | None:
+    """``str(resolution.ip)``, or None without an address; what the middleware hand on.
+
+    Parsing a dotted quad already had its canonical text (:attr:`Node.text`), so the
+    client's node, found at the end of the trail, gives it without formatting; any other
+    address goes through the memoised :func:`~srcip.clientip.addresses.ip_text`.
+    """
+    ip = resolution.ip
+    if ip is None:
+        return None
+    trail = resolution.trail
+    if walked := trail[3]:
+        node = walked[-1][1]  # the client element (ok, all_trusted)
+    elif steps := trail[0]:
+        node = steps[-1][2]  # the (effective) peer (direct, no_header)
+    else:
+        return ip_text(ip)  # a Resolution built by hand, without a trail
+    text = node.text
+    if text is not None and node.ip is ip:
+        return text
+    return ip_text(ip)
 
 
 def _decoded(lines: list[str | bytes]) -> list[str]:
@@ -473,12 +512,78 @@ def _walk(lines: list[str | bytes], forwarded: bool, config: TrustConfig) -> Out
     return status, None, None, None, nearest, base, tuple(walked), inner, last
 
 
+def _walk_xff(line: str | bytes, config: TrustConfig) -> Outcome | None:
+    """:func:`_walk` of one X-Forwarded-For line without a hop count: the common case.
+
+    The same walk with less bookkeeping, for the line it can finish: an element that is
+    not a trusted proxy within ``max_hops``, found among the ``max_hops + 1`` rightmost.
+    Anything else (every element trusted, ``hop_limit``, more elements than one split
+    holds, no element at all) goes to :func:`_walk`, which gives the same answer for
+    every line (a differential test checks this). A line of one element, the chain behind
+    a single proxy, skips even the split.
+    """
+    text = line.decode("latin-1") if isinstance(line, bytes) else line
+    if "," not in text and (element := text.strip(_OWS)):  # one element: the 1-hop chain
+        entry = config.memo.get(element) or _entry(config, element, False)
+        if not entry[2]:
+            node = entry[1]
+            if node.kind is _ADDRESS:
+                return _OK, node.ip, node.zone, 0, None, 0, (entry,), _TRUSTED, _CLIENT
+            status, verdict = _failure_status(node), _failure_verdict(node)
+            return status, None, None, None, None, 0, (entry,), _TRUSTED, verdict
+    room = config.max_hops
+    parts = text.rsplit(",", room + 1)
+    if len(parts) > room + 1:
+        return _walk([line], False, config)  # the split holds an unsplit remainder
+    memo = config.memo
+    walked: list[Entry] = []
+    j = len(parts)
+    while j:
+        j -= 1
+        element = parts[j].strip(_OWS)
+        if not element:
+            continue  # empty list elements are skipped (RFC 9110 §5.6.1)
+        entry = memo.get(element) or _entry(config, element, False)
+        walked.append(entry)
+        if not entry[2]:
+            break
+        if not room:
+            return _walk([line], False, config)  # hop_limit
+        room -= 1
+    else:
+        return _walk([line], False, config)  # every element trusted, or none at all
+    base = count_xff_elements(",".join(parts[:j])) if j else 0
+    nearest: IPAddress | None = None
+    k = len(walked) - 1
+    while k:
+        k -= 1
+        if (nearest := walked[k][1].ip) is not None:
+            break
+    node = entry[1]
+    if node.kind is _ADDRESS:
+        return _OK, node.ip, node.zone, base, nearest, base, tuple(walked), _TRUSTED, _CLIENT
+    status, verdict = _failure_status(node), _failure_verdict(node)
+    return status, None, None, None, nearest, base, tuple(walked), _TRUSTED, verdict
+
+
 def _entry(config: TrustConfig, text: str, forwarded: bool) -> Entry:
     """Parse an element and decide its trust once; memoised per config (bounded)."""
-    node = _forwarded_node(text) if forwarded else parse_node(text)
-    entry = (text, node, _is_trusted(config, node))
+    # Uncached: this memo holds the node, so the shared node memo would only repeat it.
+    node = _forwarded_node(text) if forwarded else parse_node_uncached(text)
+    # _is_trusted and _remember, inlined: this runs for every element not seen before.
+    kind = node.kind
+    if kind is _ADDRESS:  # AddressSet.contains_key, inlined
+        trusted = config.trusted
+        key = node.key
+        i = bisect_right(trusted.starts, key) - 1
+        entry = (text, node, i >= 0 and key <= trusted.ends[i])
+    else:
+        entry = (text, node, kind is _UNIX and config.trusted.unix)
     if len(text) <= MAX_ELEMENT_LENGTH:  # hostile kilobytes are parsed, never kept
-        _remember(config.memo, text, entry)
+        memo = config.memo
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[text] = entry
     return entry
 
 
@@ -548,7 +653,7 @@ def _forwarded_node(element: str) -> Node:
     if params is None:
         return INVALID
     value = params.get("for")
-    return UNIDENTIFIED if value is None else parse_node(value)
+    return UNIDENTIFIED if value is None else parse_node_uncached(value)
 
 
 #: Bound of each per-config memo; cleared when full (an attacker rotating values only

@@ -50,7 +50,6 @@ from collections.abc import Callable, Iterable
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from srcip.clientip.access import AccessPolicy
-from srcip.clientip.addresses import ip_text
 from srcip.clientip.metrics import ClientMetrics
 from srcip.clientip.ratelimit import (
     Action,
@@ -60,7 +59,7 @@ from srcip.clientip.ratelimit import (
     retry_after_header,
 )
 from srcip.clientip.requestlog import LOGGER_NAME, log_request
-from srcip.clientip.resolve import Resolution, resolve
+from srcip.clientip.resolve import Resolution, client_text, resolve
 from srcip.clientip.trust import TrustConfig
 
 __all__ = [
@@ -130,6 +129,7 @@ class ClientIPMiddleware:
         self.config = config
         self.keep_remote_addr_on_failure = keep_remote_addr_on_failure
         self._key = environ_key(config.source)
+        self._last_peer: tuple[object, object, str] = (None, None, "")
         if warn_underscores and "-" in config.source:
             logger.warning(
                 "WSGI servers store %r and %r in the same key %s; unless your server drops "
@@ -144,13 +144,22 @@ class ClientIPMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         value = environ.get(self._key)
         headers = () if value is None else ((self.config.source, value),)
-        resolution = resolve(
-            environ_peer(environ), headers, self.config, environ.get(PROXY_HEADER_KEY)
-        )
+        # environ_peer(), skipped when the connection is the previous request's (keep-alive):
+        # the same str address and port give the same text, and the very same str object
+        # keeps its hash for the resolver's peer memo. One tuple, replaced whole: no lock.
+        addr = environ.get("REMOTE_ADDR")
+        port = environ.get("REMOTE_PORT")
+        last = self._last_peer
+        if port == last[1] and addr == last[0] and type(addr) is str and type(port) is str:
+            peer = last[2]
+        else:
+            peer = environ_peer(environ)
+            self._last_peer = (addr, port, peer)
+        resolution = resolve(peer, headers, self.config, environ.get(PROXY_HEADER_KEY))
         environ[RESOLUTION_KEY] = resolution
-        environ[ORIGINAL_REMOTE_ADDR] = environ.get("REMOTE_ADDR")
+        environ[ORIGINAL_REMOTE_ADDR] = addr
         if resolution.ip is not None:
-            environ["REMOTE_ADDR"] = ip_text(resolution.ip)
+            environ["REMOTE_ADDR"] = client_text(resolution)
         elif not self.keep_remote_addr_on_failure:
             environ.pop("REMOTE_ADDR", None)
         return self.app(environ, start_response)
