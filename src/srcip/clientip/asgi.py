@@ -109,24 +109,10 @@ def _proxy_header(extensions: Any) -> ProxyHeader | None:
     return None if extension is None else extension.get("header")
 
 
-_PEER_CACHE_SIZE = 4096
-_peers: dict[tuple[Any, ...], str] = {}
-
-
-def _peer(client: Any) -> str:
-    """:func:`scope_peer`, memoised for tuples (the same connection sends many requests).
-
-    :func:`resolve_scope` resolves the text; the middleware hands the pair to
-    :func:`resolve` itself, which reads it as this text (and memoises it per config).
-    """
-    if type(client) is not tuple:
-        return scope_peer(client)
-    peer = _peers.get(client)
-    if peer is None:
-        if len(_peers) >= _PEER_CACHE_SIZE:
-            _peers.clear()
-        peer = _peers[client] = scope_peer(client)
-    return peer
+def _peer(client: Any) -> str | tuple[Any, ...]:
+    """What :func:`resolve` takes for ``scope["client"]``: the pair itself when it is one
+    (resolve reads it as :func:`scope_peer` would and memoises it per config), else text."""
+    return client if type(client) is tuple else scope_peer(client)
 
 
 def resolve_scope(scope: Scope, config: TrustConfig) -> Resolution:
@@ -167,8 +153,7 @@ class ClientIPMiddleware:
         client = scope.get("client")
         extensions = scope.get("extensions")
         proxy = _proxy_header(extensions) if extensions else None
-        peer = client if type(client) is tuple else scope_peer(client)
-        resolution = resolve(peer, scope.get("headers", ()), self.config, proxy)
+        resolution = resolve(_peer(client), scope.get("headers", ()), self.config, proxy)
         inner = {**scope}  # a copy: the caller's scope and state are left alone (ASGI spec)
         state = scope.get("state")
         inner["state"] = (

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from srcip.clientip import asgi
 from srcip.clientip.access import AccessPolicy, UnresolvedAccess
 from srcip.clientip.asgi import (
     PROXY_EXTENSION,
@@ -451,18 +450,14 @@ def test_resolution_type_is_exported() -> None:
     assert isinstance(get_resolution(resolved(http_scope())), Resolution)
 
 
-def test_peer_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The peer-text memo never grows past its cap and stays correct when cleared."""
-    monkeypatch.setattr(asgi, "_PEER_CACHE_SIZE", 2)
-    monkeypatch.setattr(asgi, "_peers", {})
+def test_each_port_of_a_client_is_its_own_peer() -> None:
+    """The middleware and resolve_scope name the peer by host and port, on a miss and a hit."""
     for port in (1, 2, 3, 1):
         inner = resolved(http_scope(client=("198.51.100.7", port)))
         assert inner["client"] == ("198.51.100.7", port)
-        assert len(asgi._peers) <= 2
         scope = http_scope(client=("198.51.100.7", port))
         for _ in range(2):  # a miss, then a hit
             assert resolve_scope(scope, CONFIG).hops[0].raw == f"198.51.100.7:{port}"
-            assert len(asgi._peers) <= 2
 
 
 def test_resolve_scope_without_extensions_or_client() -> None:
