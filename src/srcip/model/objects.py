@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import TYPE_CHECKING
 
 from srcip.model.enums import (
     AddressType,
@@ -22,9 +23,15 @@ from srcip.model.enums import (
     TrafficPolicy,
 )
 
+if TYPE_CHECKING:  # these modules import this one; the annotations are strings at runtime
+    from srcip.model.netpol import NetworkPolicy
+    from srcip.model.scenario import Scenario
+    from srcip.model.workloads import Workload, WorkloadPlacement
+
 __all__ = [
     "FEATURE_GATE_DEFAULTS",
     "Cluster",
+    "ConfigMap",
     "Endpoint",
     "EndpointPort",
     "EndpointSlice",
@@ -308,6 +315,20 @@ class ServiceCIDR:
     cidrs: tuple[IPNetwork, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigMap:
+    """A ConfigMap's string data (ingress controllers, CNI and dataplane settings)."""
+
+    namespace: str = "default"
+    name: str
+    data: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+
 # --------------------------------------------------------------------------- Cluster
 
 
@@ -321,4 +342,9 @@ class Cluster:
     pods: tuple[Pod, ...] = ()
     proxy_config: KubeProxyConfig = field(default_factory=KubeProxyConfig)
     service_cidrs: tuple[ServiceCIDR, ...] = ()
+    workloads: tuple[Workload, ...] = ()
+    network_policies: tuple[NetworkPolicy, ...] = ()
+    config_maps: tuple[ConfigMap, ...] = ()
+    scenario: Scenario | None = None
+    placements: tuple[WorkloadPlacement, ...] = ()  # derived: what srcip scheduled
     notes: tuple[str, ...] = ()  # ignored kinds, partial-dump remarks (shown with -v)
