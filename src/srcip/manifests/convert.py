@@ -33,13 +33,18 @@ from srcip.manifests.kubeproxyconfig import (
     embedded_configuration,
     parse_kube_proxy_configuration,
 )
+from srcip.manifests.networkpolicy import convert_network_policy
 from srcip.manifests.node import convert_node
 from srcip.manifests.pod import convert_pod
+from srcip.manifests.scenario import ScenarioDraft, apply_scenario, convert_scenario
 from srcip.manifests.service import ServiceDraft, convert_service
 from srcip.manifests.servicecidr import convert_service_cidr
+from srcip.manifests.workload import convert_workload
+from srcip.model.netpol import NetworkPolicy
 from srcip.model.objects import (
     LABEL_SERVICE_NAME,
     Cluster,
+    ConfigMap,
     EndpointSlice,
     KubeProxyConfig,
     Node,
@@ -47,6 +52,9 @@ from srcip.model.objects import (
     Service,
     ServiceCIDR,
 )
+from srcip.model.placement import place_workloads
+from srcip.model.scenario import API_VERSION as SCENARIO_API_VERSION
+from srcip.model.workloads import Workload
 
 __all__ = ["convert_documents"]
 
@@ -77,6 +85,10 @@ class _Collector:
         self.pods: list[Pod] = []
         self.cidrs: list[ServiceCIDR] = []
         self.configs: list[tuple[KubeProxyConfig, Where]] = []
+        self.workloads: list[Workload] = []
+        self.policies: list[NetworkPolicy] = []
+        self.config_maps: list[ConfigMap] = []
+        self.scenarios: list[tuple[ScenarioDraft, Where]] = []
         self.ignored: dict[tuple[str, str], list[Where]] = {}
         self.notes: list[str] = []
         self.seen: dict[tuple[str, str, str], Where] = {}
@@ -138,8 +150,10 @@ class _Collector:
         self.cidrs.append(cidr)
 
     def add_config_map(self, doc: Document) -> None:
+        config_map = _convert_config_map(doc)
+        self.claim(doc, "ConfigMap", config_map.namespace, config_map.name)
+        self.config_maps.append(config_map)
         if doc.where.name != CONFIG_MAP_NAME:
-            self.ignore(doc, NOT_READ)
             return
         embedded = embedded_configuration(doc)
         if embedded is None:
@@ -159,6 +173,27 @@ class _Collector:
             )
         self.configs.append((config, doc.where))
 
+    def add_workload(self, doc: Document) -> None:
+        workload = convert_workload(doc)
+        self.claim(doc, doc.kind, workload.namespace, workload.name)
+        self.workloads.append(workload)
+
+    def add_network_policy(self, doc: Document) -> None:
+        policy = convert_network_policy(doc)
+        self.claim(doc, "NetworkPolicy", policy.namespace, policy.name)
+        self.policies.append(policy)
+
+    def add_scenario(self, doc: Document) -> None:
+        draft = convert_scenario(doc)
+        if self.scenarios:
+            first = self.scenarios[0][1]
+            raise doc.error(
+                f"is a second Scenario; the first is {describe_object(first)} at "
+                f"{describe_location(first)}",
+                fix="keep one Scenario per run (put each in its own file and pass one -f)",
+            )
+        self.scenarios.append((draft, doc.where))
+
     # ------------------------------------------------------------------ result
 
     def cluster(self) -> Cluster:
@@ -170,15 +205,23 @@ class _Collector:
             *orphan_notes(services, self.slices),
             *unknown_node_notes(self.slices, self.nodes),
         ]
-        return Cluster(
+        cluster = Cluster(
             services=services,
             endpoint_slices=tuple(self.slices),
             nodes=tuple(self.nodes),
             pods=tuple(self.pods),
             proxy_config=self.configs[0][0] if self.configs else KubeProxyConfig(),
             service_cidrs=tuple(self.cidrs),
+            workloads=tuple(self.workloads),
+            network_policies=tuple(self.policies),
+            config_maps=tuple(self.config_maps),
             notes=tuple(notes),
         )
+        if self.scenarios:
+            cluster = apply_scenario(cluster, self.scenarios[0][0])
+        if cluster.workloads:
+            cluster = place_workloads(cluster)
+        return cluster
 
     def ignored_notes(self) -> Iterator[str]:
         """One note per kind and reason; many objects of a kind share one."""
@@ -202,7 +245,31 @@ _HANDLERS = {
         (API_VERSION.rpartition("/")[2],),
         _Collector.add_configuration,
     ),
+    ("apps", "Deployment"): (("v1",), _Collector.add_workload),
+    ("apps", "ReplicaSet"): (("v1",), _Collector.add_workload),
+    ("apps", "StatefulSet"): (("v1",), _Collector.add_workload),
+    ("networking.k8s.io", "NetworkPolicy"): (("v1",), _Collector.add_network_policy),
+    (SCENARIO_API_VERSION.rpartition("/")[0], "Scenario"): (
+        (SCENARIO_API_VERSION.rpartition("/")[2],),
+        _Collector.add_scenario,
+    ),
 }
+
+
+def _convert_config_map(doc: Document) -> ConfigMap:
+    """A ConfigMap's ``data`` (string values only; ``binaryData`` is not read)."""
+    if not doc.where.name:
+        raise doc.error("is required", field="metadata.name", fix="give the object a name")
+    data = doc.body.get("data") or {}
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise doc.error(
+            "has data that is not a map of strings", field="data", fix="quote every value"
+        )
+    return ConfigMap(
+        namespace=doc.where.namespace or "default",
+        name=doc.where.name,
+        data=tuple((str(k), v) for k, v in data.items()),
+    )
 
 
 def orphan_notes(services: Sequence[Service], slices: Sequence[EndpointSlice]) -> Iterator[str]:

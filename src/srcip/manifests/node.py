@@ -4,7 +4,8 @@ kube-proxy needs a node's addresses (which destinations are "local", its primary
 its pod CIDRs (the ``NodeCIDR`` local-traffic detector), its zone label (topology hints,
 KP §12.2), and whether it is going away (``deletionTimestamp`` or the autoscaler's taint,
 KP §14.3). ``status.addresses`` also lists DNS names; entries that are not IP addresses are
-skipped, except that ``InternalIP``/``ExternalIP`` must be one.
+skipped, except that ``InternalIP``/``ExternalIP`` must be one. Placement also reads
+``spec.unschedulable``, ``spec.providerID`` and ``status.allocatable`` cpu and memory.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from srcip.manifests.fields import (
     parse_ip,
     string_pairs,
 )
+from srcip.manifests.workload import parse_quantity
 from srcip.model.objects import IPNetwork, Node, NodeAddress, Taint
 
 __all__ = ["convert_node"]
@@ -43,7 +45,32 @@ def convert_node(doc: Document) -> Node:
             for taint in (spec.taints if spec is not None else None) or ()
         ),
         deleting=obj.metadata.deletionTimestamp is not None,
+        provider_id=(spec.providerID if spec is not None else None) or None,
+        unschedulable=bool(spec is not None and spec.unschedulable),
+        allocatable_cpu_millis=_allocatable(doc, status, "cpu", 1000),
+        allocatable_memory_bytes=_allocatable(doc, status, "memory", 1),
     )
+
+
+def _allocatable(doc: Document, status: Any, resource: str, scale: int) -> int:
+    """``status.allocatable[resource]`` rounded down (cpu in millis, memory in bytes); 0: unknown.
+
+    kube-scheduler compares requests with allocatable; a node whose status does not say is
+    taken as unlimited (:mod:`srcip.model.scheduler`).
+    """
+    allocatable: dict[str, object] = (status.allocatable if status is not None else None) or {}
+    value = allocatable.get(resource)
+    if value is None:
+        return 0
+    quantity = parse_quantity(value)
+    if quantity is None or quantity < 0:
+        raise doc.error(
+            "is not a resource quantity",
+            field=f"status.allocatable.{resource}",
+            value=value,
+            fix="write a quantity such as 4, 3500m, 16Gi or 16374420Ki",
+        )
+    return int(quantity * scale)
 
 
 def _addresses(doc: Document, entries: list[Any] | None) -> tuple[NodeAddress, ...]:

@@ -111,6 +111,8 @@ def convert_service(doc: Document) -> ServiceDraft:
         session_affinity=affinity,
         session_affinity_timeout=affinity_timeout,
         traffic_distribution=_traffic_distribution(doc, spec),
+        annotations=string_pairs(doc, obj.metadata.annotations, "metadata.annotations"),
+        load_balancer_class=spec.loadBalancerClass or None,
     )
     families, policy = read_ip_families(doc, spec, cluster_ips)
     return ServiceDraft(
@@ -159,6 +161,7 @@ def _port(doc: Document, index: int, raw: Any, type_: ServiceType, several: bool
         port=port,
         target_port=_target_port(doc, raw.targetPort, port, f"{field}.targetPort"),
         node_port=node_port,
+        app_protocol=raw.appProtocol or None,
     )
 
 

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
+from types import MappingProxyType
 
 from srcip.errors import ManifestError
 from srcip.model.endpoints import EndpointCategories, categorize_endpoints, is_serving_terminating
@@ -124,6 +125,7 @@ class ClusterIndex:
         self._nodes = {n.name: n for n in cluster.nodes}
         self._views = {n.name: _node_view(n, self.config) for n in cluster.nodes}
         self._cats: dict[tuple[int, str], EndpointCategories[Backend]] = {}
+        self._ready_counts: dict[int, tuple[Service, Mapping[str, int]]] = {}
         self.service_ports: list[ServicePortInfo] = []
         self.by_cluster_ip: dict[IPAddress, dict[tuple[Protocol, int], ServicePortInfo]] = {}
         self.by_external_ip: dict[tuple[IPAddress, Protocol, int], ServicePortInfo] = {}
@@ -259,12 +261,17 @@ class ClusterIndex:
         Counted over all ports of the Service's primary IP family (each family's proxier
         reports its own count; the primary family's is the one that answers).
         """
+        memo = self._ready_counts.get(id(service))
+        if memo is not None and memo[0] is service:
+            return memo[1]
         family = family_of(service.cluster_ips[0]) if service.cluster_ips else IPFamily.IPV4
         ips: dict[str, set[IPAddress]] = defaultdict(set)
         for info in self._ports_of(service, family):
             for node, backends in info.by_node.items():
                 ips[node].update(b.address for b in backends if b.ready)
-        return {node: len(addrs) for node, addrs in ips.items() if addrs}
+        counts = MappingProxyType({node: len(addrs) for node, addrs in ips.items() if addrs})
+        self._ready_counts[id(service)] = (service, counts)  # the index is immutable: keep it
+        return counts
 
     def _ports_of(self, service: Service, family: IPFamily) -> list[ServicePortInfo]:
         return [

@@ -76,6 +76,7 @@ class ServicePort:
     target_port: int | str | None = None
     node_port: int = 0
     node_port_allocated: bool = False  # the manifest omitted it; srcip allocated it
+    app_protocol: str | None = None  # ``appProtocol`` (Azure probes HTTP on it, §6 #20)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +116,8 @@ class Service:
     session_affinity: SessionAffinity = SessionAffinity.NONE
     session_affinity_timeout: int = DEFAULT_AFFINITY_TIMEOUT
     traffic_distribution: str | None = None
+    annotations: tuple[tuple[str, str], ...] = ()  # provider presets read these
+    load_balancer_class: str | None = None
 
     @property
     def key(self) -> str:
@@ -222,6 +225,10 @@ class Node:
     labels: tuple[tuple[str, str], ...] = ()
     taints: tuple[Taint, ...] = ()
     deleting: bool = False  # metadata.deletionTimestamp is set
+    provider_id: str | None = None  # ``spec.providerID``: gce://, aws://, azure://, ...
+    unschedulable: bool = False  # ``spec.unschedulable`` (cordoned)
+    allocatable_cpu_millis: int = 0  # ``status.allocatable.cpu``; 0: unknown
+    allocatable_memory_bytes: int = 0  # ``status.allocatable.memory``; 0: unknown
 
     @property
     def zone(self) -> str | None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from ipaddress import IPv4Address
 
 from srcip.model.objects import IPAddress, IPNetwork
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_CLIENT",
     "KIND",
     "Announcement",
     "AppSpec",
@@ -51,6 +53,7 @@ __all__ = [
 
 API_VERSION = "srcip.dev/v1alpha1"
 KIND = "Scenario"
+DEFAULT_CLIENT = IPv4Address("203.0.113.7")  # TEST-NET-3 (RFC 5737): the one default client
 
 
 # --------------------------------------------------------------------------- load balancer

@@ -22,7 +22,7 @@ from tests.unit.manifests.builders import (
     service,
 )
 
-DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo"}}
+DAEMON_SET = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "echo"}}
 CONFIG_TEXT = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
 
 
@@ -89,16 +89,20 @@ def test_ignored_kinds_are_noted_once_per_kind() -> None:
         "kind": "Service",
         "metadata": {"name": "hello", "namespace": "apps"},
     }
-    replica_set = {**DEPLOYMENT, "kind": "ReplicaSet"}
-    cluster = convert(DEPLOYMENT, knative, replica_set, replica_set, config_map("coredns"))
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "echo"},
+    }
+    cluster = convert(DAEMON_SET, knative, ingress, ingress, config_map("coredns"))
     assert cluster.services == ()
     assert cluster.notes == (
-        "ignored Deployment default/echo (cluster.yaml, document 1): not read by kube-proxy",
+        "ignored DaemonSet default/echo (cluster.yaml, document 1): not read by kube-proxy",
         "ignored Service apps/hello (cluster.yaml, document 2): not read by kube-proxy",
-        "ignored 2 ReplicaSet objects, the first ReplicaSet default/echo "
+        "ignored 2 Ingress objects, the first Ingress default/echo "
         "(cluster.yaml, document 3): not read by kube-proxy",
-        "ignored ConfigMap kube-system/coredns (cluster.yaml, document 5): not read by kube-proxy",
     )
+    assert [c.key for c in cluster.config_maps] == ["kube-system/coredns"]  # kept for hops
 
 
 def test_kube_proxy_config_map_is_read() -> None:

@@ -30,7 +30,12 @@ spec:
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: echo}
-spec: {replicas: 2}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec: {containers: [{name: echo, image: registry.k8s.io/echoserver:1.10}]}
 """
 
 KUBE_PROXY_YAML = """\
@@ -85,10 +90,9 @@ def test_several_files_of_yaml_and_json_make_one_cluster(tmp_path: Path) -> None
     assert [s.name for s in cluster.endpoint_slices] == ["echo-1"]
     assert [n.name for n in cluster.nodes] == ["node-1"]
     assert cluster.proxy_config.mode is ProxyMode.NFTABLES
-    assert cluster.notes[0] == (
-        f"ignored Deployment default/echo ({tmp_path / 'echo.yaml'}, document 2): "
-        "not read by kube-proxy"
-    )
+    assert [w.name for w in cluster.workloads] == ["echo"]
+    assert cluster.placements == ()  # the dump's EndpointSlice says where the pods run
+    assert any("has EndpointSlices in the input" in note for note in cluster.notes)
 
 
 def test_documents_are_located_by_file_and_index(tmp_path: Path) -> None:
