@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/route.py
 	$(BIN)/python bench/proxyproto.py
 	$(BIN)/python bench/clientip.py
+	$(BIN)/python bench/echo.py
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

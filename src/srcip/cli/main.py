@@ -16,6 +16,8 @@ import click
 from srcip import __version__
 from srcip.cli.clientip import clientip
 from srcip.cli.common import FILES, OUTPUT, VERBOSE, emit_json, make_console, reports_errors
+from srcip.cli.echo import echo
+from srcip.cli.path import share, timeline, trace
 from srcip.cli.render import health_json, health_tables, route_json, route_table
 from srcip.errors import UsageError
 from srcip.manifests import load_cluster
@@ -205,6 +207,10 @@ def _instant(text: str | None) -> datetime:
 
 
 cli.add_command(clientip)
+cli.add_command(echo)
+cli.add_command(trace)
+cli.add_command(share)
+cli.add_command(timeline)
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
