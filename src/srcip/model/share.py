@@ -202,13 +202,10 @@ def _service_share(
 
 def _ready_backends(index: ClusterIndex, service: Service) -> tuple[Backend, ...]:
     """Ready endpoints of the Service's first port: every pod that could get traffic."""
-    if not service.cluster_ips or not service.ports:
-        return ()
     first = service.ports[0]
-    for info in index.by_cluster_ip.get(service.cluster_ips[0], {}).values():
-        if info.service is service and info.port == first:
-            return tuple(b for b in info.backends if b.ready)
-    return ()
+    infos = index.by_cluster_ip.get(service.cluster_ips[0], {}) if service.cluster_ips else {}
+    found = (i.backends for i in infos.values() if i.service is service and i.port == first)
+    return tuple(b for b in next(found, ()) if b.ready)
 
 
 def _pod_shares(

@@ -388,3 +388,32 @@ def test_weighted_local_is_fair_and_unweighted_local_is_one_over_n_p(pins: list[
     serving = sum(1 for count in pins if count)
     for pod in plain.pods:
         assert pod.share == Fraction(1, serving * placement[pod.node or ""])
+
+
+def test_terminating_endpoints_that_still_serve_get_the_traffic() -> None:
+    """Only serving-terminating endpoints left: kube-proxy falls back to them (KP §7)."""
+    service = f.service("web", type="NodePort", cluster_ip="10.96.0.10",
+                        ports=(f.port(80, node_port=30080, target_port=8080),))  # fmt: skip
+    slices = f.endpoint_slice(
+        "web",
+        (f.endpoint("10.244.1.5", node="n1", ready=False, serving=True, terminating=True),),
+        ports=(("", 8080, "TCP"),),
+    )
+    cluster = f.cluster(services=(service,), slices=(slices,), nodes=(f.node("n1", "10.0.1.2"),))
+    item = only(cluster)
+    assert [(p.name, p.share) for p in item.pods] == [("10.244.1.5", Fraction(1))]
+
+
+def test_pod_targets_without_a_node_name_count_for_no_node() -> None:
+    """An endpoint without nodeName: its pod has a share but no node gets it."""
+    service = f.service("web", type="LoadBalancer", cluster_ip="10.96.0.10", lb_ips=("198.51.100.10",),
+                        ports=(f.port(80, node_port=30080, target_port=8080),))  # fmt: skip
+    slices = f.endpoint_slice("web", (f.endpoint("10.244.1.5"),), ports=(("", 8080, "TCP"),))
+    scenario = replace(Scenario(name="s"), load_balancer=LoadBalancerSpec(targets=TargetType.POD))
+    cluster = replace(
+        f.cluster(services=(service,), slices=(slices,), nodes=(f.node("n1", "10.0.1.2"),)),
+        scenario=scenario,
+    )
+    item = only(cluster)
+    assert [(p.node, p.share) for p in item.pods] == [(None, Fraction(1))]
+    assert node_shares(item) == {"n1": Fraction(0)}

@@ -29,6 +29,8 @@ from srcip.model.objects import Cluster, IPAddress, LoadBalancerIngress
 from srcip.model.packet import Packet
 from srcip.model.scenario import (
     DEFAULT_CLIENT,
+    HealthCheckSpec,
+    HealthCheckTarget,
     IngressHop,
     IngressKind,
     LoadBalancerSpec,
@@ -1096,3 +1098,37 @@ def test_trace_mass_per_pod_matches_share(policy: str, pins: list[int], kind: st
             per_pod[outcome.pod] += outcome.probability
     assert dict(per_pod) == {p.name: p.share for p in split.pods}
     assert total([o for o in item.outcomes if not o.delivered]) == split.dropped
+
+
+def test_node_port_targets_skip_a_node_without_an_address_of_the_family() -> None:
+    """nodePort targets: a node with no InternalIP of the LB's family cannot be reached."""
+    service = f.service("web", type="LoadBalancer", cluster_ip="10.96.0.10", lb_ips=(str(VIP),),
+                        ports=(f.port(80, node_port=30080, target_port=8080),))  # fmt: skip
+    slices = f.endpoint_slice("web", (f.endpoint("10.244.1.5", node="n1"),),
+                              ports=(("", 8080, "TCP"),))  # fmt: skip
+    scenario = replace(
+        Scenario(name="s"),
+        load_balancer=LoadBalancerSpec(
+            targets=TargetType.NODE_PORT,
+            health_check=HealthCheckSpec(target=HealthCheckTarget.PROXY_HEALTHZ),
+        ),
+    )
+    cluster = replace(
+        f.cluster(services=(service,), slices=(slices,), nodes=(f.node("n1", "2001:db8::2"),)),
+        scenario=scenario,
+    )
+    outcomes = only(cluster).outcomes
+    assert outcomes
+    assert all("no address of the load balancer's family" in (o.dropped_at or "") for o in outcomes)
+
+
+def test_ingress_without_a_backend_service_is_a_usage_error() -> None:
+    """An ingress hop and no backend to route to: the error says to set spec.service."""
+    cluster = with_ingress()
+    cluster = replace(
+        cluster,
+        services=tuple(s for s in cluster.services if s.name != "backend"),
+        scenario=replace(cluster.scenario, service=None) if cluster.scenario else None,
+    )
+    with pytest.raises(UsageError, match="no backend Service to proxy to"):
+        trace(cluster)
