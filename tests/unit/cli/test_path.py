@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def test_trace_of_a_dropping_policy_marks_every_outcome() -> None:
         pytest.param(["--client", "not-an-ip"], "--client 'not-an-ip' is not an IP", id="client"),
         pytest.param(
             ["--service", "default/nope"], "Service default/nope is not in the input", id="service"
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_trace_bad_input_exits_2(args: list[str], text: str) -> None:
@@ -147,7 +148,7 @@ def test_timeline_json_has_the_documented_keys(tmp_path: Path) -> None:
     windows = data["windows"]
     assert windows[0]["start"] == 0
     assert all({"start", "end", "lb_nodes", "outcome"} <= set(w) for w in windows)
-    assert all(a["end"] == b["start"] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a["end"] == b["start"] for a, b in itertools.pairwise(windows))
     assert data["failure_window"] > 0
     low, high = data["failure_window_bounds"]
     assert low <= data["failure_window"] <= high
