@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from srcip.clientip.resolve import Resolution
-from srcip.model.appview import app_resolve
+from srcip.model.appview import AppResult, app_resolve
 from srcip.model.enums import ServiceType, Verdict
 from srcip.model.hops import (
     HopResult,
@@ -134,7 +134,13 @@ def _trace_service(
     for spec in clients:
         ctx = _Context(cluster, index, scenario, entry, backend, port, lb, lb_split, health)
         honest = list(ctx.paths(spec, spec.headers))
-        forged = list(ctx.paths(spec, (*_forgeries(scenario), *spec.headers)))
+        # An app that reads no header cannot be fooled by one: its twin is itself.
+        reads_headers = bool(scenario.app.trusted_proxies) or scenario.app.trusted_hops is not None
+        forged = (
+            list(ctx.paths(spec, (*_forgeries(scenario), *spec.headers)))
+            if reads_headers
+            else honest
+        )
         outcomes.extend(
             verdict_for(outcome, twin, spec, scenario, FORGED)
             for outcome, twin in zip(honest, forged, strict=True)
@@ -182,6 +188,7 @@ class _Context:
         self.lb, self.lb_split = lb, lb_split
         self.pods = pod_table(cluster)
         self.targets = {h.target: h for h in health}
+        self.answers: dict[object, AppResult] = {}
 
     def paths(self, client: ClientSpec, headers: tuple[tuple[str, str], ...]) -> Iterator[Outcome]:
         """Every outcome for this client sending ``headers``, in a fixed order."""
@@ -192,7 +199,7 @@ class _Context:
         for hop in self.scenario.edge_hops:
             state = record(state, hop.name, str(hop.kind), view)
             result = edge_forward(hop, view, next_local=vip, next_port=self.port.port)
-            state = replace(state, notes=(*state.notes, *result.notes))
+            state = state._replace(notes=(*state.notes, *result.notes))
             if result.view is None:
                 yield state.refused(f"{hop.name}: {result.refused}")
                 return
@@ -224,7 +231,7 @@ class _Context:
             yield state.dropped("load balancer: no targets")
             return
         for target, share in self.lb_split.shares:
-            sub = replace(state, probability=state.probability * share)
+            sub = state._replace(probability=state.probability * share)
             if self.lb.targets is TargetType.POD:
                 probed = self.targets[target]
                 address = probed.address or vip
@@ -267,14 +274,14 @@ class _Context:
         for node in nodes:
             node_ip = node.primary_ip(family_of(view.peer))
             if node_ip is None:
-                lost = replace(state, probability=state.probability * share, node=node.name)
+                lost = state._replace(probability=state.probability * share, node=node.name)
                 yield lost.dropped(f"{node.name} has no address of the client's family")
                 continue
             packet = Packet(
                 src=view.peer, dst=node_ip, port=self.port.node_port, protocol=self.port.protocol
             )
             arrived = replace(view, local=node_ip, local_port=self.port.node_port)
-            sub = replace(state, probability=state.probability * share)
+            sub = state._replace(probability=state.probability * share)
             yield from self._kube_proxy(node.name, packet, arrived, sub)
 
     def _in_cluster(
@@ -305,7 +312,7 @@ class _Context:
             where = f"kube-proxy on {node} ({', '.join(result.rules)})"
             kind = "refused" if result.verdict is Verdict.REJECT else "dropped"
             reason = "; ".join(result.reasons)
-            state = replace(state, node=node)
+            state = state._replace(node=node)
             yield (
                 state.refused(f"{where}: {reason}")
                 if kind == "refused"
@@ -313,9 +320,13 @@ class _Context:
             )
             return
         for choice in result.endpoints:
-            sub = replace(state, probability=state.probability * choice.probability, node=node)
-            arrived = replace(
-                view, peer=choice.source_seen, local=choice.ip, local_port=choice.port
+            sub = state._replace(probability=state.probability * choice.probability, node=node)
+            arrived = View(
+                peer=choice.source_seen,
+                local=choice.ip,
+                local_port=choice.port,
+                proxy=view.proxy,
+                headers=view.headers,
             )
             yield from self._at_pod(arrived, sub, choice.node, choice.ip)
 
@@ -324,17 +335,17 @@ class _Context:
     ) -> Iterator[Outcome]:
         pod = self.pods.get(address)
         name = pod.name if pod else str(address)
-        state = replace(state, node=state.node or node, pod=state.pod or name)
+        state = state._replace(node=state.node or node, pod=state.pod or name)
         denied = self._policy(pod, view)
         if denied is not None:
-            state = replace(state, pod_peer=view.peer)
+            state = state._replace(pod_peer=view.peer)
             yield record(state, f"pod {name}", "pod", view).dropped(denied)
             return
         ingress = self.scenario.ingress
         if ingress is not None and self.entry is not self.backend:
-            yield from self._through_ingress(view, replace(state, pod=None), address, name)
+            yield from self._through_ingress(view, state._replace(pod=None), address, name)
             return
-        yield from self._at_app(view, replace(state, pod_peer=view.peer), name)
+        yield from self._at_app(view, state._replace(pod_peer=view.peer), name)
 
     def _through_ingress(
         self, view: View, state: PathState, pod_ip: IPAddress, name: str
@@ -348,8 +359,8 @@ class _Context:
         result: HopResult = ingress_forward(
             settings, view, pod_ip=pod_ip, backend=backend_ip, backend_port=backend_port.port
         )
-        state = replace(
-            state, notes=(*state.notes, *settings.notes, *result.notes), ingress_pod=name
+        state = state._replace(
+            notes=(*state.notes, *settings.notes, *result.notes), ingress_pod=name
         )
         if result.view is None:
             yield state.refused(f"{hop.name} on pod {name}: {result.refused}")
@@ -365,7 +376,7 @@ class _Context:
             yield state.refused(why) if route.verdict is Verdict.REJECT else state.dropped(why)
             return
         for choice in route.endpoints:
-            sub = replace(state, probability=state.probability * choice.probability)
+            sub = state._replace(probability=state.probability * choice.probability)
             arrived = replace(
                 result.view, peer=choice.source_seen, local=choice.ip, local_port=choice.port
             )
@@ -373,11 +384,11 @@ class _Context:
             pod_name = target.name if target else str(choice.ip)
             denied = self._policy(target, arrived)
             if denied is not None:
-                dropped = replace(sub, pod=pod_name, pod_peer=arrived.peer)
+                dropped = sub._replace(pod=pod_name, pod_peer=arrived.peer)
                 yield record(dropped, f"pod {pod_name}", "pod", arrived).dropped(denied)
                 continue
             yield from self._at_app(
-                arrived, replace(sub, pod=pod_name, pod_peer=arrived.peer), pod_name
+                arrived, sub._replace(pod=pod_name, pod_peer=arrived.peer), pod_name
             )
 
     def _at_app(self, view: View, state: PathState, pod: str) -> Iterator[Outcome]:
@@ -386,13 +397,16 @@ class _Context:
         if sidecar is not None:
             result = sidecar_forward(sidecar, view, pod_ip=view.local)
             state = record(state, f"{sidecar.name} sidecar", f"sidecar/{sidecar.mesh}", view)
-            state = replace(state, notes=(*state.notes, *result.notes))
+            state = state._replace(notes=(*state.notes, *result.notes))
             if result.view is None:
                 yield state.refused(f"{sidecar.name} sidecar: {result.refused}")
                 return
             view = result.view
         state = record(state, "app", "app", view)
-        answer = app_resolve(self.scenario.app, view)
+        key = (view.peer, view.headers, view.proxy)
+        answer = self.answers.get(key)
+        if answer is None:  # many paths reach the app with the same view
+            answer = self.answers[key] = app_resolve(self.scenario.app, view)
         if answer.refused is not None:
             yield state.refused(f"app in pod {pod}: {answer.refused}")
             return

@@ -11,7 +11,6 @@ forged address.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from ipaddress import ip_address
 
 from srcip.model.objects import IPAddress
@@ -27,14 +26,14 @@ def verdict_for(
     """``outcome`` with its verdict and spoofable flag filled in."""
     spoofable = twin.delivered and twin.app_client_ip == ip_address(forged)
     if outcome.dropped_at is not None:
-        return replace(outcome, verdict=f"dropped at {outcome.dropped_at}")
+        return outcome._replace(verdict=f"dropped at {outcome.dropped_at}")
     if outcome.refused_at is not None:
-        return replace(outcome, verdict=f"refused at {outcome.refused_at}")
+        return outcome._replace(verdict=f"refused at {outcome.refused_at}")
     text = _delivered_text(outcome, client)
     if spoofable:
         source = scenario.app.source
         text += f"; spoofable: the app trusts {source} from an untrusted peer"
-    return replace(outcome, verdict=text, spoofable=spoofable)
+    return outcome._replace(verdict=text, spoofable=spoofable)
 
 
 def _delivered_text(outcome: Outcome, client: ClientSpec) -> str:
