@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/proxyproto.py
 	$(BIN)/python bench/clientip.py
 	$(BIN)/python bench/echo.py
+	$(BIN)/python bench/share.py
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -34,7 +34,7 @@ PLOT = click.option(
 
 def load(files: Sequence[str], verbose: bool) -> Cluster:
     """Load the input; with -v, print the loader's notes (placement included) on stderr."""
-    cluster = load_cluster(files)
+    cluster = load_cluster(files, default_scenario=True)
     if verbose:
         notes = make_console(stderr=True)
         for note in cluster.notes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from srcip.errors import ManifestError, Where
 from srcip.manifests.allocate import allocate_services
@@ -54,20 +55,29 @@ from srcip.model.objects import (
 )
 from srcip.model.placement import place_workloads
 from srcip.model.scenario import API_VERSION as SCENARIO_API_VERSION
+from srcip.model.scenario import DEFAULT_CLIENT, ClientSpec, Scenario
 from srcip.model.workloads import Workload
 
 __all__ = ["convert_documents"]
 
+DEFAULT_CLIENTS = (ClientSpec(name="client-1", address=DEFAULT_CLIENT),)
+
 NOT_READ = "not read by kube-proxy"
 
 
-def convert_documents(docs: Iterable[tuple[Where, object]]) -> Cluster:
+def convert_documents(
+    docs: Iterable[tuple[Where, object]], *, default_scenario: bool = False
+) -> Cluster:
     """Convert located documents (``kind: List`` ones included) into a :class:`Cluster`.
+
+    ``default_scenario``: when the input has no Scenario, behave as if it held an empty one
+    (default nodes when there are no Node objects, load balancer IPs, one client), so that
+    plain manifests can be traced.
 
     ``None`` documents (empty YAML documents) are skipped; anything else that is not a
     Kubernetes object is a :class:`ManifestError`.
     """
-    collector = _Collector()
+    collector = _Collector(default_scenario=default_scenario)
     for where, value in docs:
         if value is not None:
             for doc in expand_document(where, value):
@@ -78,7 +88,8 @@ def convert_documents(docs: Iterable[tuple[Where, object]]) -> Cluster:
 class _Collector:
     """Converted objects so far, plus what is needed to check and describe them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, default_scenario: bool = False) -> None:
+        self.default_scenario = default_scenario
         self.drafts: list[ServiceDraft] = []
         self.slices: list[EndpointSlice] = []
         self.nodes: list[Node] = []
@@ -219,6 +230,12 @@ class _Collector:
         )
         if self.scenarios:
             cluster = apply_scenario(cluster, self.scenarios[0][0])
+        elif self.default_scenario:
+            empty = ScenarioDraft(scenario=Scenario(name="default", clients=DEFAULT_CLIENTS))
+            cluster = apply_scenario(cluster, empty)
+            cluster = replace(
+                cluster, notes=(*cluster.notes, "no Scenario in the input: srcip's defaults apply")
+            )
         if cluster.workloads:
             cluster = place_workloads(cluster)
         return cluster

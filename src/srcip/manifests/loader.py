@@ -24,10 +24,15 @@ __all__ = ["STDIN", "load_cluster", "read_documents"]
 STDIN = "-"
 
 
-def load_cluster(paths: Sequence[str | os.PathLike[str]]) -> Cluster:
-    """Read every file (``-`` is stdin), in order, and convert them into one Cluster."""
+def load_cluster(
+    paths: Sequence[str | os.PathLike[str]], *, default_scenario: bool = False
+) -> Cluster:
+    """Read every file (``-`` is stdin), in order, and convert them into one Cluster.
+
+    ``default_scenario``: see :func:`srcip.manifests.convert.convert_documents`.
+    """
     with _collector_paused():
-        return convert_documents(read_documents(paths))
+        return convert_documents(read_documents(paths), default_scenario=default_scenario)
 
 
 @contextmanager
