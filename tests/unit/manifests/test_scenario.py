@@ -254,3 +254,49 @@ def test_apply_keeps_a_cluster_without_load_balancers_unchanged() -> None:
     cluster = apply_scenario(Cluster(), draft)
     assert len(cluster.nodes) == 1
     assert cluster.scenario == draft.scenario
+
+
+def test_list_placement_and_events_and_version_spellings() -> None:
+    """Placement as a list of workloads, failover events, PROXY versions as numbers."""
+    body = scenario(
+        hops=[
+            {"kind": "ingress-nginx", "service": "ingress", "config": {"worker-processes": 2}},
+            {"kind": "sidecar", "mesh": "linkerd"},
+        ],
+        loadBalancer={"proxyProtocol": 1},
+        app={"proxyProtocol": False},
+        placement=[{"workload": "web", "nodes": {"node-1": 3}}],
+        failover={"events": ["delete pod/web-0 at 10s"], "durationSeconds": 30},
+    )
+    s = convert_scenario(as_document(body)).scenario
+    ingress = s.hops[0]
+    assert isinstance(ingress, IngressHop)
+    assert ingress.service == "default/ingress"
+    assert dict(ingress.config) == {"worker-processes": "2"}
+    assert s.load_balancer.proxy_protocol is ProxyProtocolVersion.V1
+    assert s.app.proxy_protocol is ProxyProtocolVersion.OFF
+    assert s.placement[0].workload == "default/web"
+    assert s.placement[0].nodes == (("node-1", 3),)
+    assert s.failover.events[0].target == "pod/web-0"
+    assert s.failover.duration_seconds == 30.0
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        pytest.param(
+            {"failover": {"events": ["explode pod/web-0 at 1s"]}},
+            "spec.failover.events[0]",
+            id="event",
+        ),
+        pytest.param(
+            {"loadBalancer": {"provider": "gkee"}}, "spec.loadBalancer.provider", id="prov"
+        ),
+        pytest.param(
+            {"placement": [{"workload": "web"}]}, "spec.placement[0].nodes", id="pin-nodes"
+        ),
+    ],
+)
+def test_more_bad_values_name_the_field(spec: dict[str, Any], field: str) -> None:
+    """Events, providers and pins are checked like every other field."""
+    assert convert_error(scenario(**spec)).field == field
