@@ -22,12 +22,11 @@ from fractions import Fraction
 from srcip.model.enums import ServiceType, TrafficPolicy, Verdict
 from srcip.model.index import ClusterIndex, build_index
 from srcip.model.kubeproxy import route_packet
-from srcip.model.loadbalancer import TargetHealth, probe_targets, split
+from srcip.model.loadbalancer import TargetHealth
 from srcip.model.objects import Cluster, IPAddress, Pod, Service, family_of
 from srcip.model.packet import Backend, Packet
-from srcip.model.providers import effective_load_balancer
 from srcip.model.scenario import DEFAULT_CLIENT, Scenario, TargetType
-from srcip.model.tracepath import entry_services, lb_address, pod_table
+from srcip.model.tracepath import balance, entry_services, pod_table
 
 __all__ = ["Fairness", "NodeShare", "PodShare", "ServiceShare", "ShareReport", "share"]
 
@@ -141,16 +140,7 @@ def _service_share(
     via_vip = vip is not None
     ready = _ready_backends(index, service)
     if service.type is ServiceType.LOAD_BALANCER:
-        lb = effective_load_balancer(
-            service,
-            scenario.load_balancer,
-            nodes=cluster.nodes,
-            address=lb_address(scenario),
-            proxy_config=cluster.proxy_config,
-        )
-        health = probe_targets(index, service, lb)
-        zones = {node.name: node.zone for node in cluster.nodes}
-        lb_split = split(lb, health, zones=zones)
+        lb, health, lb_split = balance(cluster, index, scenario, service)
         notes = (*lb.notes, *lb_split.reasons)
         if lb.targets is TargetType.POD:
             return _pod_targets(cluster, service, lb_split.shares, health, notes)

@@ -44,9 +44,8 @@ from srcip.model.failoverpath import (
 )
 from srcip.model.loadbalancer import EffectiveLoadBalancer
 from srcip.model.objects import Cluster
-from srcip.model.providers import effective_load_balancer
 from srcip.model.scenario import EventKind, FailoverSpec, Scenario, ScenarioEvent
-from srcip.model.tracepath import entry_services, lb_address
+from srcip.model.tracepath import entry_services, scenario_lb
 
 __all__ = [
     "NodeOutcome",
@@ -427,13 +426,7 @@ def scenario_timeline(
     """
     scenario = cluster.scenario or Scenario(name="default")
     entry, _ = entry_services(cluster, scenario, service)[0]
-    lb = effective_load_balancer(
-        entry,
-        scenario.load_balancer,
-        nodes=cluster.nodes,
-        address=lb_address(scenario),
-        proxy_config=cluster.proxy_config,
-    )
+    lb = scenario_lb(cluster, scenario, entry)
     every = (*scenario.failover.events, *events)
     if not every:
         raise UsageError(

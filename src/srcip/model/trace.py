@@ -37,18 +37,16 @@ from srcip.model.loadbalancer import (
     LoadBalancerSplit,
     TargetHealth,
     hand_off,
-    probe_targets,
-    split,
 )
 from srcip.model.netpol import ingress_decision
 from srcip.model.objects import Cluster, IPAddress, Pod, Service, ServicePort, family_of
 from srcip.model.packet import Packet
-from srcip.model.providers import effective_load_balancer
 from srcip.model.scenario import DEFAULT_CLIENT, ClientSpec, Scenario, TargetType
 from srcip.model.tracepath import (
     HopRecord,
     Outcome,
     PathState,
+    balance,
     entry_services,
     lb_address,
     pod_table,
@@ -120,16 +118,7 @@ def _trace_service(
     health: tuple[TargetHealth, ...] = ()
     lb_split = None
     if entry.type is ServiceType.LOAD_BALANCER:
-        lb = effective_load_balancer(
-            entry,
-            scenario.load_balancer,
-            nodes=cluster.nodes,
-            address=lb_address(scenario),
-            proxy_config=cluster.proxy_config,
-        )
-        health = probe_targets(index, entry, lb)
-        zones = {node.name: node.zone for node in cluster.nodes}
-        lb_split = split(lb, health, zones=zones)
+        lb, health, lb_split = balance(cluster, index, scenario, entry)
     outcomes: list[Outcome] = []
     for spec in clients:
         ctx = _Context(cluster, index, scenario, entry, backend, port, lb, lb_split, health)

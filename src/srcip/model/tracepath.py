@@ -10,7 +10,16 @@ from typing import NamedTuple
 from srcip.clientip.resolve import Resolution
 from srcip.errors import UsageError
 from srcip.model.enums import ServiceType
+from srcip.model.index import ClusterIndex
+from srcip.model.loadbalancer import (
+    EffectiveLoadBalancer,
+    LoadBalancerSplit,
+    TargetHealth,
+    probe_targets,
+    split,
+)
 from srcip.model.objects import Cluster, IPAddress, Pod, Service, ServicePort
+from srcip.model.providers import effective_load_balancer
 from srcip.model.scenario import Scenario
 from srcip.model.view import View
 from srcip.proxyproto import ProxyHeader
@@ -21,10 +30,12 @@ __all__ = [
     "HopRecord",
     "Outcome",
     "PathState",
+    "balance",
     "entry_services",
     "lb_address",
     "pod_table",
     "record",
+    "scenario_lb",
     "target_port_of",
 ]
 
@@ -145,6 +156,27 @@ def record(
         rules=rules,
     )
     return state._replace(hops=(*state.hops, hop))
+
+
+def scenario_lb(cluster: Cluster, scenario: Scenario, service: Service) -> EffectiveLoadBalancer:
+    """The Scenario's load balancer, resolved for ``service`` (presets, annotations, spec)."""
+    return effective_load_balancer(
+        service,
+        scenario.load_balancer,
+        nodes=cluster.nodes,
+        address=lb_address(scenario),
+        proxy_config=cluster.proxy_config,
+    )
+
+
+def balance(
+    cluster: Cluster, index: ClusterIndex, scenario: Scenario, service: Service
+) -> tuple[EffectiveLoadBalancer, tuple[TargetHealth, ...], LoadBalancerSplit]:
+    """The load balancer for ``service``, what its probes get, and how it splits."""
+    lb = scenario_lb(cluster, scenario, service)
+    health = probe_targets(index, service, lb)
+    zones = {node.name: node.zone for node in cluster.nodes}
+    return lb, health, split(lb, health, zones=zones)
 
 
 def lb_address(scenario: Scenario) -> IPAddress:
