@@ -17,6 +17,7 @@ from srcip import __version__
 from srcip.cli.clientip import clientip
 from srcip.cli.common import FILES, OUTPUT, VERBOSE, emit_json, make_console, reports_errors
 from srcip.cli.echo import echo
+from srcip.cli.lab import lab
 from srcip.cli.path import share, timeline, trace
 from srcip.cli.render import health_json, health_tables, route_json, route_table
 from srcip.errors import UsageError
@@ -208,6 +209,7 @@ def _instant(text: str | None) -> datetime:
 
 cli.add_command(clientip)
 cli.add_command(echo)
+cli.add_command(lab)
 cli.add_command(trace)
 cli.add_command(share)
 cli.add_command(timeline)

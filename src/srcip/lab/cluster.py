@@ -1,0 +1,289 @@
+"""Bring a scenario up as real listeners on loopback, and take it down again.
+
+``async with LabCluster(cluster) as lab`` starts, in this order,
+
+* every pod of the traced Service's backends as an :class:`~srcip.net.EchoServer` on the
+  pod's local address and each endpoint port, with the Scenario's app trust
+  (:func:`~srcip.model.appview.app_trust`) and PROXY protocol listener, and its
+  :class:`~srcip.net.PodEnvironment` in scenario terms;
+* per node, kube-proxy's health servers (:class:`~srcip.net.healthservers.HealthServers`)
+  and data path (:class:`~srcip.net.nodeproxy.NodeDataPath`);
+* the load balancer (:class:`~srcip.net.lbproxy.LoadBalancer`) when the Service is a
+  LoadBalancer, its health checks running in the lab's one :class:`asyncio.TaskGroup`.
+
+Leaving the block cancels the background tasks, closes the load balancer, the nodes and
+the pods (in reverse order) and waits for every connection: no task or socket outlives it.
+
+The echo server resolves its client from the socket peer, which in the lab is a loopback
+address. So that the app decides as it would in the scenario, its trust lists are widened
+by :func:`lab_trust` with the local address of every scenario address they cover: the
+lab's peers are only ever plan addresses, so the widened lists trust exactly the peers the
+scenario's lists trust (headers and PROXY headers carry scenario addresses already).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Coroutine
+from ipaddress import ip_network
+from types import TracebackType
+from typing import Any
+
+from srcip.clientip import TrustConfig
+from srcip.errors import UsageError
+from srcip.lab.addresses import DEFAULT_BASE, AddressPlan, check_loopback, plan_for
+from srcip.lab.endpoints import EndpointsController
+from srcip.model.appview import app_trust
+from srcip.model.enums import ServiceType
+from srcip.model.loadbalancer import EffectiveLoadBalancer
+from srcip.model.objects import Cluster, IPAddress, Pod, Service
+from srcip.model.providers import effective_load_balancer
+from srcip.model.scenario import AppSpec, Scenario, TargetType
+from srcip.model.tracepath import entry_services, lb_address, pod_table
+from srcip.net import EchoConfig, EchoServer, PodEnvironment, ProxyProtocol
+from srcip.net.healthservers import HealthServers
+from srcip.net.lbproxy import LoadBalancer
+from srcip.net.nodeproxy import NodeDataPath, node_listeners
+from srcip.net.tcp_relay import Address
+
+__all__ = ["LabCluster", "lab_trust", "pod_environment"]
+
+_JOURNAL_LIMIT = 100_000
+
+
+def lab_trust(app: AppSpec, plan: AddressPlan) -> TrustConfig:
+    """The app's trust settings, widened to the local addresses of the peers they cover."""
+    base = app_trust(app)
+
+    def widen(entries: tuple[str, ...]) -> tuple[str, ...]:
+        nets = []
+        for entry in entries:
+            with contextlib.suppress(ValueError):  # "unix:" and the like cover no address
+                nets.append(ip_network(entry, strict=False))
+        extra = [
+            f"{local}/32"
+            for address, local in plan.items()
+            if any(address.version == net.version and address in net for net in nets)
+        ]
+        return (*entries, *extra)
+
+    return TrustConfig(
+        trusted_proxies=widen(tuple(base.trusted_proxies)),
+        source=base.source,
+        trusted_hops=base.trusted_hops,
+        peer_check=base.peer_check,
+        max_hops=base.max_hops,
+        proxy_protocol_trusted=widen(tuple(base.proxy_protocol_trusted)),
+        allow_trust_all=True,
+    )
+
+
+def pod_environment(cluster: Cluster, pod: Pod, scenario: Scenario) -> PodEnvironment:
+    """What the downward API and settings would tell ``pod``, in scenario terms."""
+    node = next((n for n in cluster.nodes if n.name == pod.node_name), None)
+    lb = lb_address(scenario)
+    return PodEnvironment(
+        pod_name=pod.name,
+        namespace=pod.namespace,
+        node_name=pod.node_name,
+        pod_ips=pod.ips,
+        node_ips=tuple(a.address for a in node.addresses) if node else (),
+        pod_cidrs=node.pod_cidrs if node else (),
+        cluster_cidrs=tuple(c for n in cluster.nodes for c in n.pod_cidrs),
+        lb_cidrs=(scenario.lb_source_range or ip_network(f"{lb}/{lb.max_prefixlen}"),),
+    )
+
+
+class LabCluster:
+    """``async with LabCluster(cluster) as lab``: the scenario running on loopback.
+
+    ``seed`` seeds every random choice (one ``random.Random`` per component, derived from
+    it); ``time_scale`` multiplies the load balancer's health-check interval and timeout;
+    ``drop_hold`` is how long a silently dropped connection is held; ``propagation_delay``
+    is the endpoints controller's delay (default: the Scenario's ``endpointDelaySeconds``).
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        service: str | None = None,
+        seed: int = 0,
+        time_scale: float = 1.0,
+        drop_hold: float = 10.0,
+        propagation_delay: float | None = None,
+        base: Any = DEFAULT_BASE,
+        root: bool | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.scenario = cluster.scenario or Scenario(name="default")
+        entry, backend = entry_services(cluster, self.scenario, service)[0]
+        _refuse_unsupported(cluster, self.scenario, entry, backend)
+        self.entry, self.backend = entry, backend
+        self.seed, self.time_scale, self.drop_hold = seed, time_scale, drop_hold
+        delay = self.scenario.failover.endpoint_delay_seconds
+        self.controller = EndpointsController(
+            cluster, delay=delay if propagation_delay is None else propagation_delay
+        )
+        self.plan = plan_for(cluster, base=base, root=root)
+        self.vip = _vip(entry, self.scenario)
+        self.load_balancer_model: EffectiveLoadBalancer | None = None
+        self.load_balancer: LoadBalancer | None = None
+        self.pods: dict[str, EchoServer] = {}
+        self.environments: dict[str, PodEnvironment] = {}  # pod name → its environment
+        self.nodes: dict[str, NodeDataPath] = {}
+        self.journal: dict[Address, str] = {}  # onward (host, port) from a node → node name
+        self._stack = contextlib.AsyncExitStack()
+        self._group: asyncio.TaskGroup | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def rng(self, name: str) -> random.Random:
+        """The component ``name``'s own generator, derived from the lab's seed."""
+        return random.Random(f"{self.seed}/{name}")
+
+    @property
+    def entry_address(self) -> Address:
+        """Where clients connect: the load balancer's listener."""
+        if self.load_balancer is not None:
+            return self.load_balancer.address
+        raise UsageError("the lab's Service has no load balancer")
+
+    def node_entries(self) -> tuple[tuple[str, Address], ...]:
+        """(node, NodePort listener) for clients of a NodePort Service."""
+        port = self.entry.ports[0].node_port
+        found = []
+        for name, path in self.nodes.items():
+            for host, local_port in path.relay.addresses:
+                scenario = self.plan.scenario(host)
+                if local_port == self.plan.port(port) and scenario != self.vip:
+                    found.append((name, (host, local_port)))
+        return tuple(found)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the lab's task group (cancelled when the lab stops)."""
+        assert self._group is not None, "use the lab inside `async with`"
+        self._tasks.append(self._group.create_task(coro))
+
+    def _record(self, onward: Address, node: str) -> None:
+        if len(self.journal) >= _JOURNAL_LIMIT:
+            self.journal.pop(next(iter(self.journal)))
+        self.journal[onward] = node
+
+    async def __aenter__(self) -> LabCluster:
+        check_loopback()
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        await self._start_pods()
+        index = self.controller.index
+        for node in self.cluster.nodes:
+            await self._stack.enter_async_context(
+                HealthServers(node.name, index=index, translate=self.plan)
+            )
+            listeners = node_listeners(index(), node.name, self.plan, services=(self.entry.key,))
+            path = NodeDataPath(
+                node.name, listeners, index=index, translate=self.plan,
+                rng=self.rng(f"node/{node.name}"), drop_hold=self.drop_hold,
+                on_forward=self._record,
+            )  # fmt: skip
+            self.nodes[node.name] = await self._stack.enter_async_context(path)
+        self._group = asyncio.TaskGroup()
+        await self._stack.enter_async_context(self._group)
+        self._stack.callback(self._cancel_tasks)
+        if self.entry.type is ServiceType.LOAD_BALANCER:
+            await self._start_load_balancer()
+
+    def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def _start_pods(self) -> None:
+        pods = pod_table(self.cluster)
+        trust = lab_trust(self.scenario.app, self.plan)
+        listening = ProxyProtocol(str(self.scenario.app.proxy_protocol))
+        ports: dict[IPAddress, set[int]] = {}
+        for item in self.cluster.endpoint_slices:
+            if item.service_name != self.backend.name or item.namespace != self.backend.namespace:
+                continue
+            for ep in item.endpoints:
+                ports.setdefault(ep.address, set()).update(p.port for p in item.ports if p.port)
+        for address, numbers in ports.items():
+            pod = pods.get(address)
+            env = pod_environment(self.cluster, pod, self.scenario) if pod else PodEnvironment()
+            if pod is not None:
+                self.environments[pod.name] = env
+            for port in sorted(numbers):
+                config = EchoConfig(
+                    hosts=(self.plan.local(address),), port=self.plan.port(port), trust=trust,
+                    proxy_protocol=listening, environment=env, grace=0.5,
+                    hostname=pod.name if pod else str(address),
+                )  # fmt: skip
+                server = await self._stack.enter_async_context(EchoServer(config))
+                self.pods[f"{pod.name if pod else address}:{port}"] = server
+
+    async def _start_load_balancer(self) -> None:
+        lb = effective_load_balancer(
+            self.entry,
+            self.scenario.load_balancer,
+            nodes=self.cluster.nodes,
+            address=lb_address(self.scenario),
+            proxy_config=self.cluster.proxy_config,
+        )
+        if lb.targets is TargetType.POD:
+            raise UsageError(
+                f"the lab does not run pod-target load balancers yet ({lb.provider}). Fix: use "
+                "srcip trace for this scenario, or set spec.loadBalancer.targets: nodePort"
+            )
+        self.load_balancer_model = lb
+        balancer = LoadBalancer(
+            lb, self.entry, vip=self.vip, index=self.controller.index, translate=self.plan,
+            rng=self.rng("load-balancer"), time_scale=self.time_scale,
+            drop_hold=self.drop_hold, zones={n.name: n.zone for n in self.cluster.nodes},
+        )  # fmt: skip
+        self.load_balancer = await self._stack.enter_async_context(balancer)
+        self.spawn(balancer.check_forever())
+
+
+def _vip(entry: Service, scenario: Scenario) -> IPAddress:
+    """The address clients connect to, as the trace takes it."""
+    for ingress in entry.load_balancer_ingress:
+        if ingress.ip is not None:
+            return ingress.ip
+    if entry.type is ServiceType.LOAD_BALANCER:
+        return lb_address(scenario)
+    return entry.cluster_ips[0]
+
+
+def _refuse_unsupported(
+    cluster: Cluster, scenario: Scenario, entry: Service, backend: Service
+) -> None:
+    """The first part of the lab runs LB → kube-proxy → pod; say clearly what it cannot."""
+    missing = []
+    if cluster.network_policies:
+        missing.append("NetworkPolicies (the pods would admit what the policy denies)")
+    if scenario.hops:
+        missing.append("hops (edge proxies, ingress controllers, sidecars)")
+    if entry is not backend:
+        missing.append("an ingress in front of the Service")
+    if not entry.ports:
+        missing.append("a Service without ports")
+    if missing:
+        raise UsageError(
+            f"the lab cannot run this scenario yet: {', '.join(missing)}. Fix: use srcip trace "
+            "for it, or remove those parts to run the rest"
+        )
