@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: the seeds' echo Service on three nodes, Local vs Cluster side by side.
+# make demo: the seeds' echo example: kube-proxy per packet, health checks, the whole path
+# (trace, share), then the same scenario run for real on loopback (srcip lab run).
 set -euo pipefail
 srcip="${1:-srcip}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,3 +15,6 @@ echo "== The whole path: load balancer, health checks, kube-proxy, the app (srci
 echo
 echo "== How new connections split over pods placed 5/3/2, Local vs Cluster (srcip share)"
 "$srcip" share -f "$here/../uneven-placement/uneven.yaml" --compare-policies
+echo
+echo "== The same path run for real on loopback: what the pods really saw (srcip lab run)"
+"$srcip" lab run -f "$here/../echo/echo.yaml" -f "$here/../echo/scenario.yaml" --seed 1

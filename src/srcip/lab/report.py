@@ -175,18 +175,20 @@ def _print_visibility(console: Console, v: Visibility) -> None:
 
 def _print_share(console: Console, s: ShareResult) -> None:
     for title, rows, p in (("pod", s.pods, s.p_value), ("node", s.nodes, s.node_p_value)):
+        per_pod = title == "pod"
         table = Table(title=f"Split of {s.connections} new connections per {title}")
-        for column in (title, "node", "measured", "expected", "measured %", "expected %"):
+        columns = (title, *(("node",) if per_pod else ()), "measured", "expected")
+        for column in (*columns, "measured %", "expected %"):
             table.add_column(column, justify="right" if "%" in column else "left")
         for r in rows:
             table.add_row(
-                r.name, r.node or "", str(r.count), f"{r.expected:.1f}",
+                r.name, *((r.node or "",) if per_pod else ()), str(r.count), f"{r.expected:.1f}",
                 f"{100 * r.count / s.connections:.1f}", f"{100 * r.expected / s.connections:.1f}",
             )  # fmt: skip
         if s.failed or s.expected_failed:
             lost = sum(s.failed.values())
-            table.add_row("(lost)", "", str(lost), f"{s.expected_failed:.1f}",
-                          f"{100 * lost / s.connections:.1f}",
+            table.add_row("(lost)", *(("",) if per_pod else ()), str(lost),
+                          f"{s.expected_failed:.1f}", f"{100 * lost / s.connections:.1f}",
                           f"{100 * s.expected_failed / s.connections:.1f}")  # fmt: skip
         console.print(table)
         if p is None:
