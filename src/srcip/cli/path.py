@@ -35,10 +35,18 @@ PLOT = click.option(
 def load(files: Sequence[str], verbose: bool) -> Cluster:
     """Load the input; with -v, print the loader's notes (placement included) on stderr."""
     cluster = load_cluster(files, default_scenario=True)
+    notes = make_console(stderr=True)
     if verbose:
-        notes = make_console(stderr=True)
         for note in cluster.notes:
             notes.print(f"[dim]note:[/dim] {note}", highlight=False)
+    for placement in cluster.placements:  # always: the trace below lacks these pods
+        if placement.unschedulable:
+            reasons = "; ".join(placement.reasons)
+            notes.print(
+                f"[yellow]warning:[/yellow] {placement.workload}: {placement.unschedulable} "
+                f"replica(s) unschedulable: {reasons}",
+                highlight=False,
+            )
     return cluster
 
 

@@ -175,3 +175,23 @@ def test_timeline_bad_input_exits_2(args: list[str], text: str) -> None:
     result = run("timeline", *ECHO, *args)
     assert result.exit_code == 2
     assert text in result.output
+
+
+def test_unschedulable_replicas_are_warned_about(tmp_path: Path) -> None:
+    """Replicas the scheduler model cannot place are reported even without -v."""
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+        "spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+        "spec:\n  replicas: 4\n  selector: {matchLabels: {app: web}}\n"
+        "  template:\n    metadata: {labels: {app: web}}\n    spec:\n"
+        "      affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution:"
+        " [{labelSelector: {matchLabels: {app: web}}, topologyKey: kubernetes.io/hostname}]}}\n"
+        "      containers: [{name: web, image: nginx}]\n",
+        encoding="utf-8",
+    )
+    result = run("share", "-f", str(manifest))
+    assert result.exit_code == 0
+    assert "1 replica(s) unschedulable" in result.output
+    assert "didn't match pod anti-affinity rules" in result.output
