@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/clientip.py
 	$(BIN)/python bench/echo.py
 	$(BIN)/python bench/share.py
+	$(BIN)/python bench/lab.py
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

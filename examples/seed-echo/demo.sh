@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the seeds' echo example: kube-proxy per packet, health checks, the whole path
-# (trace, share), then the same scenario run for real on loopback (srcip lab run).
+# (trace, share), then the same scenario run for real on loopback (srcip lab run: what the
+# pods saw under Cluster and Local, the split, a pod deletion under load; report in lab-report/).
 set -euo pipefail
 srcip="${1:-srcip}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,5 +17,7 @@ echo
 echo "== How new connections split over pods placed 5/3/2, Local vs Cluster (srcip share)"
 "$srcip" share -f "$here/../uneven-placement/uneven.yaml" --compare-policies
 echo
-echo "== The same path run for real on loopback: what the pods really saw (srcip lab run)"
-"$srcip" lab run -f "$here/../echo/echo.yaml" -f "$here/../echo/scenario.yaml" --seed 1
+echo "== The same path run for real on loopback, Cluster vs Local, the split, and a pod deleted"
+echo "   under 200 requests/s (srcip lab run; the report goes to ${LAB_REPORT:-lab-report}/)"
+"$srcip" lab run -f "$here/../echo/echo.yaml" -f "$here/../echo/scenario.yaml" --seed 1 \
+    --experiment visibility,share,failover --compare-policies --report "${LAB_REPORT:-lab-report}"

@@ -35,6 +35,7 @@ from srcip.clientip import TrustConfig
 from srcip.errors import UsageError
 from srcip.lab.addresses import DEFAULT_BASE, AddressPlan, check_loopback, plan_for
 from srcip.lab.endpoints import EndpointsController
+from srcip.lab.realengine import Engine, RealLoadBalancer, check_engine
 from srcip.model.appview import app_trust
 from srcip.model.enums import ServiceType
 from srcip.model.loadbalancer import EffectiveLoadBalancer
@@ -102,7 +103,8 @@ class LabCluster:
     ``seed`` seeds every random choice (one ``random.Random`` per component, derived from
     it); ``time_scale`` multiplies the load balancer's health-check interval and timeout;
     ``drop_hold`` is how long a silently dropped connection is held; ``propagation_delay``
-    is the endpoints controller's delay (default: the Scenario's ``endpointDelaySeconds``).
+    is the endpoints controller's delay (default: the Scenario's ``endpointDelaySeconds``);
+    ``engine`` ``"real"`` runs real HAProxy as the load balancer (:mod:`srcip.lab.realengine`).
     """
 
     def __init__(
@@ -116,11 +118,13 @@ class LabCluster:
         propagation_delay: float | None = None,
         base: Any = DEFAULT_BASE,
         root: bool | None = None,
+        engine: str = "builtin",
     ) -> None:
         self.cluster = cluster
         self.scenario = cluster.scenario or Scenario(name="default")
         entry, backend = entry_services(cluster, self.scenario, service)[0]
         _refuse_unsupported(cluster, self.scenario, entry, backend)
+        self.engine = check_engine(engine, service=entry)
         self.entry, self.backend = entry, backend
         self.seed, self.time_scale, self.drop_hold = seed, time_scale, drop_hold
         delay = self.scenario.failover.endpoint_delay_seconds
@@ -130,7 +134,7 @@ class LabCluster:
         self.plan = plan_for(cluster, base=base, root=root)
         self.vip = _vip(entry, self.scenario)
         self.load_balancer_model: EffectiveLoadBalancer | None = None
-        self.load_balancer: LoadBalancer | None = None
+        self.load_balancer: LoadBalancer | RealLoadBalancer | None = None
         self.pods: dict[str, EchoServer] = {}
         self.environments: dict[str, PodEnvironment] = {}  # pod name → its environment
         self.nodes: dict[str, NodeDataPath] = {}
@@ -223,18 +227,42 @@ class LabCluster:
             for ep in item.endpoints:
                 ports.setdefault(ep.address, set()).update(p.port for p in item.ports if p.port)
         for address, numbers in ports.items():
-            pod = pods.get(address)
-            env = pod_environment(self.cluster, pod, self.scenario) if pod else PodEnvironment()
-            if pod is not None:
-                self.environments[pod.name] = env
-            for port in sorted(numbers):
-                config = EchoConfig(
-                    hosts=(self.plan.local(address),), port=self.plan.port(port), trust=trust,
-                    proxy_protocol=listening, environment=env, grace=0.5,
-                    hostname=pod.name if pod else str(address),
-                )  # fmt: skip
-                server = await self._stack.enter_async_context(EchoServer(config))
-                self.pods[f"{pod.name if pod else address}:{port}"] = server
+            await self._serve(address, pods.get(address), sorted(numbers), trust, listening)
+
+    async def _serve(
+        self,
+        address: IPAddress,
+        pod: Pod | None,
+        ports: list[int],
+        trust: TrustConfig,
+        listening: ProxyProtocol,
+    ) -> None:
+        env = pod_environment(self.cluster, pod, self.scenario) if pod else PodEnvironment()
+        if pod is not None:
+            self.environments[pod.name] = env
+        for port in ports:
+            config = EchoConfig(
+                hosts=(self.plan.local(address),), port=self.plan.port(port), trust=trust,
+                proxy_protocol=listening, environment=env, grace=0.5,
+                hostname=pod.name if pod else str(address),
+            )  # fmt: skip
+            server = await self._stack.enter_async_context(EchoServer(config))
+            self.pods[f"{pod.name if pod else address}:{port}"] = server
+
+    async def start_pod(self, pod: Pod, ports: list[int]) -> None:
+        """Start the app of ``pod``, created while the lab runs (a replacement), on ``ports``
+        of its first IP; it stops with the lab."""
+        trust = lab_trust(self.scenario.app, self.plan)
+        listening = ProxyProtocol(str(self.scenario.app.proxy_protocol))
+        await self._serve(pod.ips[0], pod, ports, trust, listening)
+
+    async def stop_pod(self, name: str) -> None:
+        """SIGTERM for pod ``name``'s app: each of its echo servers drains (stops accepting,
+        lets requests in flight finish within its grace); new connections are refused."""
+        servers = [s for key, s in self.pods.items() if key.rpartition(":")[0] == name]
+        if not servers:
+            raise UsageError(f"pod {name} runs no app in the lab (running: {sorted(self.pods)})")
+        await asyncio.gather(*(server.shutdown() for server in servers))
 
     async def _start_load_balancer(self) -> None:
         lb = effective_load_balancer(
@@ -250,10 +278,18 @@ class LabCluster:
                 "srcip trace for this scenario, or set spec.loadBalancer.targets: nodePort"
             )
         self.load_balancer_model = lb
+        zones = {n.name: n.zone for n in self.cluster.nodes}
+        if self.engine is Engine.REAL:
+            real = RealLoadBalancer(
+                lb, self.entry, vip=self.vip, index=self.controller.index, plan=self.plan,
+                time_scale=self.time_scale, zones=zones,
+            )  # fmt: skip
+            self.load_balancer = await self._stack.enter_async_context(real)
+            return
         balancer = LoadBalancer(
             lb, self.entry, vip=self.vip, index=self.controller.index, translate=self.plan,
             rng=self.rng("load-balancer"), time_scale=self.time_scale,
-            drop_hold=self.drop_hold, zones={n.name: n.zone for n in self.cluster.nodes},
+            drop_hold=self.drop_hold, zones=zones,
         )  # fmt: skip
         self.load_balancer = await self._stack.enter_async_context(balancer)
         self.spawn(balancer.check_forever())

@@ -88,6 +88,12 @@ class EndpointsController:
         """The index every node's data path and health servers use now."""
         return self._index
 
+    def set_cluster(self, cluster: Cluster) -> None:
+        """Make ``cluster`` current everywhere at once (a failover's next kube-proxy view)."""
+        self.cluster = cluster
+        self._index = build_index(cluster)
+        self.version += 1
+
     def change_now(self, pod_name: str, change: PodChange) -> None:
         """Apply ``change`` at once (the propagation already happened)."""
         self.cluster = with_pod_change(self.cluster, pod_name, change)

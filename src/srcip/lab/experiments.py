@@ -34,6 +34,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from srcip.lab.cluster import LabCluster
+from srcip.lab.realengine import scenario_text
 from srcip.lab.stats import chi_square_test
 from srcip.model.objects import IPAddress
 from srcip.model.scenario import DEFAULT_CLIENT, ClientSpec
@@ -222,9 +223,12 @@ def observe(lab: LabCluster, client: ClientSpec, reply: Reply, outcomes: Outcome
         pod=pod,
         pod_peer=pod_peer,
         peer_kind=str(classify_peer(str(pod_peer), env)) if pod_peer and env else None,
-        proxy_src=proxy.get("src") if proxy else None,
+        # A real HAProxy writes loopback addresses: translated back (srcip.lab.realengine).
+        proxy_src=scenario_text(lab.plan, proxy["src"]) if proxy and proxy.get("src") else None,
         forwarded_for=tuple(
-            v for k, v in doc.get("forwarded", ()) if k.lower() == "x-forwarded-for"
+            scenario_text(lab.plan, v)
+            for k, v in doc.get("forwarded", ())
+            if k.lower() == "x-forwarded-for"
         ),
         app_client_ip=_scenario_ip(lab, (doc.get("client") or {}).get("ip")),
     )

@@ -17,10 +17,23 @@ from rich.console import Console
 from rich.table import Table
 
 from srcip.lab.experiments import Observation, ShareResult, Visibility
+from srcip.lab.failover import FailoverResult
+from srcip.lab.ratelimit import RateLimitResult
 from srcip.lab.run import LabRun
+from srcip.model.objects import IPAddress
+from srcip.model.scenario import ScenarioEvent
 from srcip.model.trace import Outcome
 
-__all__ = ["lab_json", "print_lab"]
+__all__ = [
+    "event_text",
+    "failover_json",
+    "lab_json",
+    "print_failover",
+    "print_lab",
+    "print_ratelimit",
+    "ratelimit_json",
+    "side_by_side",
+]
 
 SHARE_LEVEL = 0.01  # the report flags a split whose p-value is below this
 
@@ -93,35 +106,160 @@ def _share_json(s: ShareResult) -> dict[str, Any]:
 
 def lab_json(run: LabRun) -> dict[str, Any]:
     """The whole run as plain data."""
+    visibility = None
+    if run.visibility is not None:
+        visibility = _visibility_json(run.visibility)
+        visibility["model"] = [
+            {"policy": policy, **outcome_json(o)} for policy, v in run.by_policy for o in v.outcomes
+        ]
+        visibility["side_by_side"] = side_by_side(run)
     return {
         "scenario": run.scenario,
         "service": run.service,
         "policy": run.policy,
+        "policies": list(run.policies),
         "load_balancer": run.load_balancer,
         "seed": run.seed,
         "health_check_time_scale": run.time_scale,
+        "time_scale": run.time_scale,
         "privileged_ports_offset": None if run.root else 20000,
         "ok": run.ok,
-        "visibility": _visibility_json(run.visibility) if run.visibility else None,
+        "visibility": visibility,
         "share": _share_json(run.share) if run.share else None,
+        "failover": failover_json(run.failover) if run.failover else None,
+        "ratelimit": ratelimit_json(run.ratelimit) if run.ratelimit else None,
     }
 
 
+def event_text(event: ScenarioEvent) -> str:
+    """``delete pod/echo-0 at 5s``, as ``--event`` takes it."""
+    to = f" to {event.replicas}" if event.replicas is not None else ""
+    return f"{event.kind} {event.target}{to} at {event.at_seconds:g}s"
+
+
+def failover_json(f: FailoverResult) -> dict[str, Any]:
+    """The failover timeline, measured and predicted (scenario seconds)."""
+    low, high = f.predicted.failure_window_bounds
+    return {
+        "events": [event_text(e) for e in f.events],
+        "terminating_fallback": f.terminating_fallback,
+        "rate": f.rate,
+        "time_scale": f.time_scale,
+        "bucket_seconds": f.bucket_seconds,
+        "duration": f.duration,
+        "requests": f.requests,
+        "failed": f.failed,
+        "probe_phase": f.probe_phase,
+        "timeline": [
+            {
+                "t": b.t,
+                "ok": b.ok,
+                "refused": b.refused,
+                "timeout": b.timeout,
+                "error": b.error,
+                "predicted_failing": round(b.predicted_failing, 6),
+            }
+            for b in f.timeline
+        ],
+        "predicted_window": f.predicted_window,
+        "predicted_bounds": [low, high],
+        "predicted_without_fallback": f.predicted.failure_window_without_fallback,
+        "measured_window": f.measured_window,
+        "first_failure": f.first_failure,
+        "last_failure": f.last_failure,
+        "tolerance": f.tolerance,
+        "within_bounds": f.within_bounds,
+        "matches_prediction": f.matches_prediction,
+        "model": [w.to_json() for w in f.predicted.windows],
+        "notes": list(f.notes),
+    }
+
+
+def ratelimit_json(results: tuple[RateLimitResult, ...]) -> dict[str, Any]:
+    """Per policy and client: accepted vs limited, and the addresses the app saw."""
+    return {
+        "limit": results[0].limit,
+        "duration": results[0].duration,
+        "clients": [
+            {
+                "policy": c.policy,
+                "client": str(c.client),
+                "role": c.role,
+                "rate": c.rate,
+                "requests": c.requests,
+                "accepted": c.accepted,
+                "limited": c.limited,
+                "failed": c.failed,
+                "app_saw": [str(k) for k in c.keys],
+                "model_app_sees": [str(k) for k in c.model_keys],
+            }
+            for r in results
+            for c in r.clients
+        ],
+        "shared": {r.policy: r.shared for r in results},
+        "agrees": all(r.agrees for r in results),
+        "notes": list(dict.fromkeys(n for r in results for n in r.notes)),
+    }
+
+
+_KIND_TEXT = {"node": "node SNAT", "pod-gateway": "pod-network gateway SNAT",
+              "load-balancer": "the load balancer's address"}  # fmt: skip
+
+
+def _seen_as(o: Observation, nodes: set[IPAddress]) -> str:
+    if o.pod_peer == o.client:
+        return "client"
+    return "node" if o.pod_peer in nodes else (o.peer_kind or "unknown")
+
+
+def side_by_side(run: LabRun) -> str | None:
+    """``Cluster: pod saw 10.0.1.2 (node SNAT) — Local: pod saw 203.0.113.7`` (None with
+    fewer than two policies)."""
+    if len(run.by_policy) < 2:
+        return None
+    parts = []
+    nodes = {address for address, _ in run.node_addresses}
+    for policy, v in sorted(run.by_policy):
+        served = [o for o in v.observations if o.pod_peer is not None]
+        kinds = Counter(_seen_as(o, nodes) for o in served)
+        if not kinds:
+            parts.append(f"{policy}: no request was served")
+            continue
+        kind = kinds.most_common(1)[0][0]
+        peers = sorted({str(o.pod_peer) for o in served if _seen_as(o, nodes) == kind})
+        shown = ", ".join(peers[:3]) + (f" and {len(peers) - 3} more" if len(peers) > 3 else "")
+        label = _KIND_TEXT.get(kind)
+        parts.append(f"{policy}: pod saw {shown}" + (f" ({label})" if label else ""))
+    return " — ".join(parts)
+
+
 def print_lab(console: Console, run: LabRun) -> None:
-    """The run as rich text: the observations and the split beside the model."""
+    """The run as rich text: each experiment's measurement beside the model."""
     lb = f", load balancer {run.load_balancer}" if run.load_balancer else ""
     console.print(
         f"[bold]{run.scenario}[/bold]: Service {run.service} "
         f"(externalTrafficPolicy {run.policy}{lb}), seed {run.seed}"
     )
     if run.time_scale != 1.0:
-        console.print(f"[dim]health checks run at {run.time_scale}x the configured timing[/dim]")
+        console.print(
+            f"[dim]health checks and failover clocks run at {run.time_scale}x the configured "
+            "timing; failover times are scenario seconds[/dim]"
+        )
     if not run.root:
         console.print("[dim]not root: privileged ports are bound as 20000 + port[/dim]")
-    if run.visibility is not None:
-        _print_visibility(console, run.visibility)
+    for policy, v in run.by_policy:
+        if len(run.by_policy) > 1:
+            console.rule(f"externalTrafficPolicy: {policy}")
+        _print_visibility(console, v)
+    line = side_by_side(run)
+    if line:
+        console.print(f"[bold]{line}[/bold]")
     if run.share is not None:
         _print_share(console, run.share)
+    if run.failover is not None:
+        print_failover(console, run.failover)
+    if run.ratelimit:
+        print_ratelimit(console, run.ratelimit)
     verdict = "[green]every observation is one the model allows[/green]"
     console.print(verdict if run.ok else "[red]the lab saw what the model does not allow[/red]")
 
@@ -196,3 +334,68 @@ def _print_share(console: Console, s: ShareResult) -> None:
         else:
             colour = "green" if p >= SHARE_LEVEL else "red"
             console.print(f"chi-square goodness of fit: p = [{colour}]{p:.3g}[/{colour}]")
+
+
+def print_failover(console: Console, f: FailoverResult) -> None:
+    """The measured timeline in stretches beside the model's chance of failure."""
+    table = Table(title=f"Failover: {', '.join(event_text(e) for e in f.events)}")
+    for column in ("from", "to", "ok", "refused", "timeout", "error", "model: failing"):
+        table.add_column(column, justify="left" if column in ("from", "to") else "right")
+    for first, last in _stretches(f.timeline):
+        rows = f.timeline[first : last + 1]
+        table.add_row(
+            f"{rows[0].t:g}s", f"{rows[-1].t + f.bucket_seconds:g}s",
+            *(str(sum(getattr(b, k) for b in rows)) for k in ("ok", "refused", "timeout", "error")),
+            f"{100 * rows[0].predicted_failing:.0f}%",
+        )  # fmt: skip
+    console.print(table)
+    low, high = f.predicted.failure_window_bounds
+    phase = "phase unknown" if f.probe_phase is None else f"probe phase {f.probe_phase:g}s"
+    good = f.ok
+    colour = "green" if good else "red"
+    console.print(
+        f"failure window: measured [{colour}]{f.measured_window:g}s[/{colour}], model "
+        f"{f.predicted_window:g}s at the measured {phase} (between {low:g}s and {high:g}s over "
+        f"all phases; {f.predicted.failure_window_without_fallback:g}s without "
+        f"terminating-endpoint fallback), tolerance ±{f.tolerance:g}s; "
+        f"{f.failed} of {f.requests} requests failed at {f.rate:g}/s, terminating fallback "
+        f"{'on' if f.terminating_fallback else 'off'}"
+    )
+    for note in f.notes:
+        console.print(f"[dim]note:[/dim] {note}")
+
+
+def _stretches(timeline: tuple[Any, ...]) -> list[tuple[int, int]]:
+    """Index ranges of consecutive buckets alike in the model's chance and in failing."""
+    out: list[tuple[int, int]] = []
+    key = None
+    for i, b in enumerate(timeline):
+        mine = (b.predicted_failing, b.ok < b.total)
+        if out and mine == key:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+        key = mine
+    return out
+
+
+def print_ratelimit(console: Console, results: tuple[RateLimitResult, ...]) -> None:
+    """Per policy and client: accepted vs 429, and which addresses the app keyed on."""
+    for r in results:
+        table = Table(title=f"limit_req {r.limit} per pod, {r.duration:g}s, {r.policy}")
+        for column in ("client", "role", "rate", "requests", "accepted", "limited (429)",
+                       "failed", "app saw", "model: app sees"):  # fmt: skip
+            table.add_column(column)
+        for c in r.clients:
+            table.add_row(
+                str(c.client), c.role, f"{c.rate:g}/s", str(c.requests), str(c.accepted),
+                str(c.limited), str(c.failed), ", ".join(map(str, c.keys)),
+                ", ".join(map(str, c.model_keys)),
+            )  # fmt: skip
+        console.print(table)
+        how = (
+            "share buckets: they throttle each other" if r.shared else "each have their own bucket"
+        )
+        console.print(f"{r.policy}: the clients {how}")
+        for note in r.notes:
+            console.print(f"[dim]note:[/dim] {note}")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -139,6 +140,9 @@ class LoadBalancer:
         self.relay = TcpRelay(
             (listener,), self.decide, on_forward=on_forward, idle_timeout=idle_timeout
         )
+        #: Loop times at which :meth:`check_forever`'s probe rounds went out (the last 1024):
+        #: the lab reads the probe phase it really used from them.
+        self.rounds: deque[float] = deque(maxlen=1024)
 
     @property
     def address(self) -> Address:
@@ -167,8 +171,10 @@ class LoadBalancer:
     async def check_forever(self) -> None:
         """Probe every target each interval until cancelled."""
         interval = self.lb.health_check.interval_seconds * self.time_scale
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval)
+            self.rounds.append(loop.time())
             await self.probe_round()
 
     async def probe_round(self, *, initial: bool = False) -> None:

@@ -104,7 +104,7 @@ def test_experiments_parse_in_order_without_duplicates() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", [pytest.param("failover", id="unknown"), pytest.param(",", id="empty")]
+    "text", [pytest.param("failver", id="unknown"), pytest.param(",", id="empty")]
 )
 def test_unknown_experiments_are_bad_input(text: str) -> None:
     """An unknown experiment names the ones that exist."""
