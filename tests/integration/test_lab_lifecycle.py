@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from srcip.errors import SrcipError
 from srcip.lab import LabCluster, visibility
 from srcip.manifests import load_cluster
 
@@ -79,8 +80,26 @@ def test_a_failed_start_releases_what_was_bound() -> None:
             pytest.fail("the lab started although its VIP was taken")
 
     try:
-        with pytest.raises(OSError, match="in use"):
+        with pytest.raises(SrcipError, match="already in use"):
             asyncio.run(scenario())
     finally:
         blocker.close()
     _bindable([(lab.plan.local(p.ips[0]), 8080) for p in cluster.pods])
+
+
+def test_a_second_lab_on_the_same_addresses_is_a_clear_error() -> None:
+    """Two labs on one address base: the second fails with a fix, the first is untouched."""
+    cluster = load_cluster(ECHO, default_scenario=True)
+
+    async def scenario() -> str:
+        async with LabCluster(cluster, seed=1) as first:
+            try:
+                async with LabCluster(cluster, seed=2):
+                    return "started twice"
+            except SrcipError as exc:
+                await visibility(first, requests=2)  # the first lab still serves
+                return str(exc)
+
+    message = asyncio.run(scenario())
+    assert "already in use" in message
+    assert "--address-base" in message

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import random
 from collections.abc import Coroutine
 from ipaddress import ip_network
@@ -32,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from srcip.clientip import TrustConfig
-from srcip.errors import UsageError
+from srcip.errors import SrcipError, UsageError
 from srcip.lab.addresses import DEFAULT_BASE, AddressPlan, check_loopback, plan_for
 from srcip.lab.endpoints import EndpointsController
 from srcip.lab.realengine import Engine, RealLoadBalancer, check_engine
@@ -179,6 +180,15 @@ class LabCluster:
         check_loopback()
         try:
             await self._start()
+        except OSError as exc:
+            await self._stack.aclose()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise SrcipError(
+                f"a lab address is already in use ({exc.strerror}): another lab or server "
+                "holds part of the loopback range. Fix: stop it (srcip lab down), or pass "
+                "--address-base with another 127.x.0.0 prefix"
+            ) from exc
         except BaseException:
             await self._stack.aclose()
             raise
