@@ -41,13 +41,19 @@ def test_lab_run_text_report() -> None:
     assert "every observation is one the model allows" in result.output
 
 
-def test_lab_run_refuses_what_it_cannot_run() -> None:
-    """NetworkPolicies are not enforced yet: bad input, exit 2, with the fix."""
+def test_lab_run_enforces_the_network_policy() -> None:
+    """The seeds' policy pair: Cluster times out at the NetworkPolicy, Local is served."""
     result = CliRunner().invoke(
-        cli, ["lab", "run", "-f", "examples/policy-comparison/services.yaml"]
-    )
-    assert result.exit_code == 2
-    assert "NetworkPolicies" in result.output
+        cli, ["lab", "run", "-f", "examples/policy-comparison/services.yaml", "--experiment",
+              "visibility", "--requests", "2", "--timeout", "0.5", "--compare-policies",
+              "--address-base", "127.74.0.0/16", "-o", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    seen = json.loads(result.output)["visibility"]["observations"]
+    assert {(o["policy"], o["result"], o["pod_peer"], o["allowed"]) for o in seen} == {
+        ("Cluster", "timeout", None, True),
+        ("Local", "ok", "203.0.113.7", True),
+    }
 
 
 def test_lab_run_share_text_report() -> None:

@@ -7,7 +7,9 @@
   (:func:`~srcip.model.appview.app_trust`) and PROXY protocol listener, and its
   :class:`~srcip.net.PodEnvironment` in scenario terms;
 * per node, kube-proxy's health servers (:class:`~srcip.net.healthservers.HealthServers`)
-  and data path (:class:`~srcip.net.nodeproxy.NodeDataPath`);
+  and data path (:class:`~srcip.net.nodeproxy.NodeDataPath`), which also enforces the
+  NetworkPolicies at the pod and, when the Scenario has in-cluster clients, catches the
+  ClusterIP on a per-node alias;
 * the load balancer (:class:`~srcip.net.lbproxy.LoadBalancer`) when the Service is a
   LoadBalancer, its health checks running in the lab's one :class:`asyncio.TaskGroup`.
 
@@ -36,6 +38,7 @@ from srcip.clientip import TrustConfig
 from srcip.errors import SrcipError, UsageError
 from srcip.lab.addresses import DEFAULT_BASE, AddressPlan, check_loopback, plan_for
 from srcip.lab.endpoints import EndpointsController
+from srcip.lab.hops import LabHops, refuse_hops
 from srcip.lab.realengine import Engine, RealLoadBalancer, check_engine
 from srcip.model.appview import app_trust
 from srcip.model.enums import ServiceType
@@ -124,7 +127,7 @@ class LabCluster:
         self.cluster = cluster
         self.scenario = cluster.scenario or Scenario(name="default")
         entry, backend = entry_services(cluster, self.scenario, service)[0]
-        _refuse_unsupported(cluster, self.scenario, entry, backend)
+        _refuse_unsupported(cluster, self.scenario, entry, backend, real=engine == "real")
         self.engine = check_engine(engine, service=entry)
         self.entry, self.backend = entry, backend
         self.seed, self.time_scale, self.drop_hold = seed, time_scale, drop_hold
@@ -143,6 +146,11 @@ class LabCluster:
         self._stack = contextlib.AsyncExitStack()
         self._group: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.hops = LabHops(
+            cluster, self.scenario, entry=entry, backend=backend, plan=self.plan,
+            journal=self.journal, index=self.controller.index, record=self._record,
+            rng=self.rng, drop_hold=drop_hold,
+        )  # fmt: skip
 
     def rng(self, name: str) -> random.Random:
         """The component ``name``'s own generator, derived from the lab's seed."""
@@ -150,7 +158,9 @@ class LabCluster:
 
     @property
     def entry_address(self) -> Address:
-        """Where clients connect: the load balancer's listener."""
+        """Where clients connect: the first edge hop, else the load balancer's listener."""
+        if self.hops.edge_address is not None:
+            return self.hops.edge_address
         if self.load_balancer is not None:
             return self.load_balancer.address
         raise UsageError("the lab's Service has no load balancer")
@@ -204,12 +214,18 @@ class LabCluster:
 
     async def _start(self) -> None:
         await self._start_pods()
+        if self.hops.ingress:  # the controller's pods run the ingress hop (srcip.lab.hops)
+            for hop in self.hops.ingress_hops():
+                await self._stack.enter_async_context(hop)
         index = self.controller.index
         for node in self.cluster.nodes:
             await self._stack.enter_async_context(
                 HealthServers(node.name, index=index, translate=self.plan)
             )
-            listeners = node_listeners(index(), node.name, self.plan, services=(self.entry.key,))
+            listeners = node_listeners(
+                index(), node.name, self.plan, services=(self.entry.key,),
+                cluster_ips=any(c.node or c.pod for c in self.scenario.clients),
+            )  # fmt: skip
             path = NodeDataPath(
                 node.name, listeners, index=index, translate=self.plan,
                 rng=self.rng(f"node/{node.name}"), drop_hold=self.drop_hold,
@@ -221,6 +237,9 @@ class LabCluster:
         self._stack.callback(self._cancel_tasks)
         if self.entry.type is ServiceType.LOAD_BALANCER:
             await self._start_load_balancer()
+            lb_at = self.entry_address
+            for edge in self.hops.edges(self.vip, self.entry.ports[0].port, lb_at):
+                await self._stack.enter_async_context(edge)
 
     def _cancel_tasks(self) -> None:
         for task in self._tasks:
@@ -252,11 +271,14 @@ class LabCluster:
             self.environments[pod.name] = env
         for port in ports:
             config = EchoConfig(
-                hosts=(self.plan.local(address),), port=self.plan.port(port), trust=trust,
+                hosts=(self.hops.app_host(address),), port=self.plan.port(port), trust=trust,
                 proxy_protocol=listening, environment=env, grace=0.5,
                 hostname=pod.name if pod else str(address),
             )  # fmt: skip
             server = await self._stack.enter_async_context(EchoServer(config))
+            sidecar = self.hops.sidecar(address, port)  # in front of the app (srcip.lab.hops)
+            if sidecar is not None:
+                await self._stack.enter_async_context(sidecar)
             self.pods[f"{pod.name if pod else address}:{port}"] = server
 
     async def start_pod(self, pod: Pod, ports: list[int]) -> None:
@@ -274,6 +296,17 @@ class LabCluster:
             raise UsageError(f"pod {name} runs no app in the lab (running: {sorted(self.pods)})")
         await asyncio.gather(*(server.shutdown() for server in servers))
 
+    async def crash_pod(self, name: str) -> None:
+        """Pod ``name``'s app dies: every connection of it is aborted (RST) and its
+        listeners close at once, with no drain; the endpoints are not told."""
+        servers = [s for key, s in self.pods.items() if key.rpartition(":")[0] == name]
+        if not servers:
+            raise UsageError(f"pod {name} runs no app in the lab (running: {sorted(self.pods)})")
+        for server in servers:
+            for connection in list(server.connections):
+                connection.abort()
+        await asyncio.gather(*(server.shutdown(grace=0) for server in servers))
+
     async def _start_load_balancer(self) -> None:
         lb = effective_load_balancer(
             self.entry,
@@ -282,11 +315,6 @@ class LabCluster:
             address=lb_address(self.scenario),
             proxy_config=self.cluster.proxy_config,
         )
-        if lb.targets is TargetType.POD:
-            raise UsageError(
-                f"the lab does not run pod-target load balancers yet ({lb.provider}). Fix: use "
-                "srcip trace for this scenario, or set spec.loadBalancer.targets: nodePort"
-            )
         self.load_balancer_model = lb
         zones = {n.name: n.zone for n in self.cluster.nodes}
         if self.engine is Engine.REAL:
@@ -300,6 +328,8 @@ class LabCluster:
             lb, self.entry, vip=self.vip, index=self.controller.index, translate=self.plan,
             rng=self.rng("load-balancer"), time_scale=self.time_scale,
             drop_hold=self.drop_hold, zones=zones,
+            # pod targets: the LB is the last hop, so it journals which node's pod answered
+            on_forward=self._record if lb.targets is TargetType.POD else None,
         )  # fmt: skip
         self.load_balancer = await self._stack.enter_async_context(balancer)
         self.spawn(balancer.check_forever())
@@ -316,15 +346,12 @@ def _vip(entry: Service, scenario: Scenario) -> IPAddress:
 
 
 def _refuse_unsupported(
-    cluster: Cluster, scenario: Scenario, entry: Service, backend: Service
+    cluster: Cluster, scenario: Scenario, entry: Service, backend: Service, *, real: bool
 ) -> None:
     """The first part of the lab runs LB → kube-proxy → pod; say clearly what it cannot."""
     missing = []
-    if cluster.network_policies:
-        missing.append("NetworkPolicies (the pods would admit what the policy denies)")
-    if scenario.hops:
-        missing.append("hops (edge proxies, ingress controllers, sidecars)")
-    if entry is not backend:
+    missing.extend(refuse_hops(scenario, entry, real=real))
+    if entry is not backend and scenario.ingress is None:
         missing.append("an ingress in front of the Service")
     if not entry.ports:
         missing.append("a Service without ports")

@@ -18,7 +18,13 @@
   cover connections the app or a node refuses; rows list the pods and nodes of
   ``share()`` first.
 
-In-cluster clients (``node``/``pod``) are skipped with a note for now.
+In-cluster clients (``node``/``pod``) connect from their own address to the VIP (or
+ClusterIP) through their node's data path, which kube-proxy short-circuits (KP §10); when
+the VIP is not programmed (``ipMode: Proxy``, a hostname-only status) they go out to the
+load balancer from the node's address, as :func:`~srcip.model.trace.trace` models them
+(see :func:`client_route`). Every failed request (timed out, refused) is judged too: a
+timeout matches an outcome the model drops (a DROP, a NetworkPolicy), a refusal one it
+refuses.
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ from enum import StrEnum
 from ipaddress import ip_address
 from typing import Any
 
+from srcip.errors import UsageError
 from srcip.lab.cluster import LabCluster
 from srcip.lab.realengine import scenario_text
 from srcip.lab.stats import chi_square_test
-from srcip.model.objects import IPAddress
+from srcip.model.objects import IPAddress, family_of
 from srcip.model.scenario import DEFAULT_CLIENT, ClientSpec
 from srcip.model.share import share as model_share
 from srcip.model.trace import Outcome, trace
@@ -50,8 +57,10 @@ __all__ = [
     "RequestResult",
     "ShareResult",
     "Visibility",
+    "client_route",
     "external_clients",
     "is_allowed",
+    "lab_clients",
     "observe",
     "request",
     "share",
@@ -145,15 +154,17 @@ async def request(
     *,
     timeout: float = 3.0,
     path: str = "/",
+    source: IPAddress | None = None,
 ) -> Reply:
-    """One HTTP request on a new connection from the client's local address to ``target``."""
+    """One HTTP request on a new connection to ``target`` from the local address of
+    ``source`` (default: the client's own)."""
     lines = [f"GET {path} HTTP/1.1", f"Host: {target[0]}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in client.headers]
     data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    source = (lab.plan.local(client.address), 0)
+    source_addr = (lab.plan.local(source or client.address), 0)
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(*target, local_addr=source)
+            reader, writer = await asyncio.open_connection(*target, local_addr=source_addr)
             try:
                 writer.write(data)
                 answer = await reader.read()
@@ -195,10 +206,44 @@ def external_clients(lab: LabCluster) -> tuple[tuple[ClientSpec, ...], tuple[str
     return outside, notes
 
 
-def _target(lab: LabCluster, rng: random.Random) -> Address:
-    if lab.load_balancer is not None:
-        return lab.entry_address
-    return rng.choice(lab.node_entries())[1]
+def lab_clients(lab: LabCluster) -> tuple[ClientSpec, ...]:
+    """Every client of the Scenario, in-cluster ones included (default: one outside)."""
+    return lab.scenario.clients or (ClientSpec(name="client-1", address=DEFAULT_CLIENT),)
+
+
+def _client_node(lab: LabCluster, client: ClientSpec) -> str | None:
+    """The node an in-cluster client runs on (its own, or its pod's)."""
+    if client.node is not None:
+        return client.node
+    namespace, _, name = (client.pod or "").rpartition("/")
+    for pod in lab.cluster.pods:
+        if pod.name == name and pod.namespace == (namespace or "default"):
+            return pod.node_name
+    return None
+
+
+def client_route(
+    lab: LabCluster, client: ClientSpec, rng: random.Random
+) -> tuple[Address, IPAddress]:
+    """Where ``client``'s next connection goes, and the address it is made from.
+
+    Outside clients: the load balancer, or a NodePort drawn uniformly. In-cluster ones: the
+    VIP (or ClusterIP) on their node's data path when kube-proxy programs it (KP §10), else
+    the load balancer from the node's address (``trace._in_cluster``).
+    """
+    if client.node is None and client.pod is None:
+        if lab.load_balancer is not None:
+            return lab.entry_address, client.address
+        return rng.choice(lab.node_entries())[1], client.address
+    node = _client_node(lab, client)
+    if node is None:
+        raise UsageError(f"client {client.name}: its pod or node is not in the input")
+    programmed = any(i.is_vip for i in lab.entry.load_balancer_ingress)
+    if lab.load_balancer is None or programmed:
+        local = lab.plan.at_node(lab.vip, node)
+        return (local, lab.plan.port(lab.entry.ports[0].port)), client.address
+    found = next(n for n in lab.cluster.nodes if n.name == node)
+    return lab.entry_address, found.primary_ip(family_of(lab.vip)) or client.address
 
 
 def observe(lab: LabCluster, client: ClientSpec, reply: Reply, outcomes: Outcomes) -> Observation:
@@ -211,7 +256,9 @@ def observe(lab: LabCluster, client: ClientSpec, reply: Reply, outcomes: Outcome
         )
         return replace(failed, allowed=is_allowed(failed, outcomes))
     peer_ip, peer_port = doc["peer"]["ip"], doc["peer"]["port"]
-    pod_peer = lab.plan.scenario(peer_ip)
+    # Behind a sidecar the app's peer is the sidecar's loopback address; the pod's own peer
+    # (what the model's pod_peer means) is the one the sidecar accepted.
+    pod_peer = lab.hops.pod_peer((peer_ip, peer_port)) or lab.plan.scenario(peer_ip)
     pod = (doc.get("pod") or {}).get("name")
     proxy = doc.get("proxy_protocol")
     env = lab.environments.get(pod or "")
@@ -274,8 +321,8 @@ async def visibility(
     progress: Progress | None = None,
 ) -> Visibility:
     """``requests`` requests per external client, each judged against the model."""
-    clients, notes = external_clients(lab)
-    model = trace(lab.controller.cluster, service=lab.entry.key)
+    clients, notes = lab_clients(lab), ()
+    model = trace(lab.controller.cluster, service=lab.backend.key)
     outcomes = tuple(o for s in model.services for o in s.outcomes)
     rng = lab.rng("visibility")
     observations: list[Observation] = []
@@ -283,7 +330,8 @@ async def visibility(
     for client in clients:
         mine = tuple(o for o in outcomes if o.client == client.name)
         for _ in range(requests):
-            reply = await request(lab, client, _target(lab, rng), timeout=timeout)
+            target, source = client_route(lab, client, rng)
+            reply = await request(lab, client, target, timeout=timeout, source=source)
             observations.append(observe(lab, client, reply, mine))
             if progress is not None:
                 progress(len(observations), total)
@@ -300,7 +348,7 @@ async def share(
 ) -> ShareResult:
     """``connections`` new connections (at most 10,000), counted per pod and per node."""
     connections = max(1, min(connections, MAX_CONNECTIONS))
-    clients, _ = external_clients(lab)
+    clients = lab_clients(lab)
     rng = lab.rng("share")
     pods: Counter[str] = Counter()
     nodes: Counter[str] = Counter()
@@ -311,8 +359,9 @@ async def share(
     async def one(number: int) -> None:
         nonlocal done
         client = clients[number % len(clients)]
+        target, source = client_route(lab, client, rng)
         async with gate:
-            reply = await request(lab, client, _target(lab, rng), timeout=timeout)
+            reply = await request(lab, client, target, timeout=timeout, source=source)
         doc = reply.document
         if reply.result is RequestResult.OK and doc is not None:
             pods[(doc.get("pod") or {}).get("name") or "?"] += 1
@@ -340,7 +389,7 @@ def _expected(
     the expectation is the mix of the clients' distributions in the round-robin's
     proportions. Where every connection is delivered this is :func:`model_share`'s split.
     """
-    model = trace(lab.controller.cluster, service=lab.entry.key)
+    model = trace(lab.controller.cluster, service=lab.backend.key)
     outcomes = [o for s in model.services for o in s.outcomes]
     pods: dict[str, float] = {}
     nodes: dict[str, float] = {}

@@ -25,7 +25,12 @@ for one Service port:
   or replace) and X-Forwarded-Proto and sets ``Connection: close`` (one request per
   connection, so no later request passes unrewritten).
 
-Node targets only (``nodePort``, ``vip``); pod targets are left out for now.
+Pod targets (``targets: pod``, AWS ``ip`` targets) are the Service's ready endpoints when
+the LB starts: it probes each pod's traffic port (an explicit probe port on the pod itself)
+and connects straight to the pod's address and target port — kube-proxy is not on the
+path — bound to the client's address (``preserveClientIP``) or its own, as
+:func:`~srcip.model.loadbalancer.hand_off` says; a pod isolated by a NetworkPolicy that
+denies that source drops the connection (:func:`~srcip.net.nodeproxy.policy_denies`).
 """
 
 from __future__ import annotations
@@ -44,16 +49,20 @@ from srcip.model.loadbalancer import (
     Handoff,
     TargetHealth,
     hand_off,
+    probe_targets,
     split,
 )
 from srcip.model.objects import IPAddress, Service, family_of
 from srcip.model.scenario import (
     HealthCheckProtocol,
+    HealthCheckTarget,
     LoadBalancerMode,
     ProxyProtocolVersion,
     TargetType,
 )
+from srcip.model.tracepath import target_port_of
 from srcip.model.view import View
+from srcip.net.nodeproxy import policy_denies
 from srcip.net.tcp_relay import (
     Address,
     Decision,
@@ -85,8 +94,10 @@ class ProbeResult:
 
 @dataclass(slots=True, kw_only=True)
 class _Target:
+    name: str  # the node's name, or the pod's for pod targets
     node: str
     address: IPAddress | None
+    port: int | None = None  # pod targets: the pod's traffic port
     healthy: bool = False
     last: ProbeResult = ProbeResult(passed=False, reason="not probed yet")
     passes: int = 0
@@ -103,7 +114,7 @@ class _Target:
 
     def health(self) -> TargetHealth:
         return TargetHealth(
-            target=self.node, node=self.node, address=self.address, healthy=self.healthy,
+            target=self.name, node=self.node, address=self.address, healthy=self.healthy,
             status=self.last.status, weight=self.last.weight, reason=self.last.reason,
         )  # fmt: skip
 
@@ -126,16 +137,12 @@ class LoadBalancer:
         on_forward: OnForward | None = None,
         idle_timeout: float = 30.0,
     ) -> None:
-        if lb.targets is TargetType.POD:
-            raise NotImplementedError("the lab's load balancer has node targets only")
         self.lb, self.service, self.port = lb, service, service.ports[0]
         self.vip, self.translate, self.rng = vip, translate, rng
+        self.index = index
         self.time_scale, self.drop_hold = time_scale, drop_hold
         self.zones = dict(zones or {})
-        family = family_of(vip)
-        self.targets = [
-            _Target(node=node.name, address=node.primary_ip(family)) for node in index().nodes
-        ]
+        self.targets = self._targets(index())
         listener = (translate.local(vip), translate.port(self.port.port))
         self.relay = TcpRelay(
             (listener,), self.decide, on_forward=on_forward, idle_timeout=idle_timeout
@@ -143,6 +150,21 @@ class LoadBalancer:
         #: Loop times at which :meth:`check_forever`'s probe rounds went out (the last 1024):
         #: the lab reads the probe phase it really used from them.
         self.rounds: deque[float] = deque(maxlen=1024)
+
+    def _targets(self, index: ClusterIndex) -> list[_Target]:
+        """Every node, or (pod targets) every ready endpoint the model's LB registers."""
+        if self.lb.targets is not TargetType.POD:
+            family = family_of(self.vip)
+            return [
+                _Target(name=n.name, node=n.name, address=n.primary_ip(family)) for n in index.nodes
+            ]
+        found = []
+        for h in probe_targets(index, self.service, self.lb):
+            port = None
+            if h.address is not None:
+                port = target_port_of(index.cluster, self.service, self.port, h.address)
+            found.append(_Target(name=h.target, node=h.node, address=h.address, port=port))
+        return found
 
     @property
     def address(self) -> Address:
@@ -196,7 +218,11 @@ class LoadBalancer:
             return ProbeResult(passed=False, reason="no address of the LB's family")
         if hc.protocol is HealthCheckProtocol.HTTPS:
             return ProbeResult(passed=False, reason="HTTPS probe: the lab speaks no TLS")
-        if hc.port:
+        if target.port is not None:  # a pod: its traffic port, or the explicit port on it
+            explicit = hc.target is not HealthCheckTarget.TRAFFIC_PORT and hc.port
+            host = self.translate.local(target.address)
+            port = self.translate.port(hc.port if explicit else target.port)
+        elif hc.port:
             host, port = self.translate.local(target.address), self.translate.port(hc.port)
         else:  # traffic port without a NodePort: the VIP on the node (KP §10)
             host = self.translate.at_node(self.vip, target.node)
@@ -272,6 +298,11 @@ class LoadBalancer:
         )
         if off is None:
             return Drop(hold=self.drop_hold)
+        tag = next(t.node for t in self.targets if t.name == target)
+        if self.lb.targets is TargetType.POD and policy_denies(
+            self.index(), off.dst, source=off.view.peer, port=off.dst_port
+        ):
+            return Drop(hold=self.drop_hold)  # the CNI drops at the pod
         if self.lb.targets is TargetType.VIP:
             host = self.translate.at_node(self.vip, target)
         else:
@@ -286,11 +317,13 @@ class LoadBalancer:
             source=self.translate.local(off.packet_src),
             preamble=build(proxy) if proxy is not None else b"",
             rewrite_head=rewrite,
-            tag=target,
+            tag=tag,
         )
 
     def _hand_off(self, view: View, target: str, client_port: int) -> Handoff | None:
-        node_ip = next((t.address for t in self.targets if t.node == target), None)
+        found = next((t for t in self.targets if t.name == target), None)
+        node_ip = found.address if found is not None else None
+        pod_port = found.port if found is not None else None  # pod targets: the target port
         via_vip = self.lb.targets is TargetType.VIP
         if node_ip is None and not via_vip:
             return None
@@ -301,7 +334,7 @@ class LoadBalancer:
             view,
             vip=self.vip,
             target_address=self.vip if via_vip or node_ip is None else node_ip,
-            target_port=self.port.port if via_vip else self.port.node_port,
+            target_port=self.port.port if via_vip else pod_port or self.port.node_port,
             client_port=client_port,
         )
 

@@ -14,6 +14,11 @@ node's ClientIP affinity memory (KP §9), and then
 * DROP: a silent drop (see :mod:`srcip.net.tcp_relay` for how userspace emulates it);
 * REJECT, ACCEPT, NO_MATCH: refused (nothing behind the port answers the packet, KP §6).
 
+Where the chosen pod is isolated by a NetworkPolicy, :func:`policy_denies` decides the
+connection against the source the pod would see (``source_seen``), as
+:func:`srcip.model.netpol.ingress_decision` does (the CNI enforces at the pod, after
+kube-proxy's SNAT): a denied connection is silently dropped, as CNIs drop it.
+
 Left out: conntrack of established flows (every accepted connection is new; KP §3.6) and
 UDP.
 """
@@ -26,11 +31,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from srcip.model.enums import Verdict
+from srcip.model.enums import Protocol, Verdict
 from srcip.model.index import ClusterIndex
 from srcip.model.kubeproxy import route_packet
+from srcip.model.netpol import ingress_decision
 from srcip.model.objects import IPAddress
 from srcip.model.packet import AffinityState, Packet, RouteResult
+from srcip.model.tracepath import pod_table
 from srcip.net.tcp_relay import (
     Address,
     Decision,
@@ -43,7 +50,40 @@ from srcip.net.tcp_relay import (
     sample,
 )
 
-__all__ = ["NodeDataPath", "NodeListener", "node_listeners"]
+__all__ = ["NodeDataPath", "NodeListener", "node_listeners", "policy_denies"]
+
+
+def policy_denies(
+    index: ClusterIndex,
+    pod_ip: IPAddress,
+    *,
+    source: IPAddress,
+    port: int,
+    protocol: Protocol = Protocol.TCP,
+) -> str | None:
+    """Why the NetworkPolicies deny ``source`` → ``pod_ip:port`` (None: admitted).
+
+    The source is the address the pod sees; a source that is a pod's IP lets pod and
+    namespace selectors match it, as in the model's trace.
+    """
+    cluster = index.cluster
+    if not cluster.network_policies:
+        return None
+    pods = pod_table(cluster)
+    pod = pods.get(pod_ip)
+    if pod is None:
+        return None
+    decision = ingress_decision(
+        cluster.network_policies,
+        pod,
+        source=source,
+        port=port,
+        protocol=protocol,
+        source_pod=pods.get(source),
+    )
+    if decision.allowed:
+        return None
+    return f"NetworkPolicy {', '.join(decision.policies)} at pod {pod.name}: {decision.reason}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,12 +97,19 @@ class NodeListener:
 
 
 def node_listeners(
-    index: ClusterIndex, node: str, translate: Translator, *, services: Sequence[str] = ()
+    index: ClusterIndex,
+    node: str,
+    translate: Translator,
+    *,
+    services: Sequence[str] = (),
+    cluster_ips: bool = False,
 ) -> tuple[NodeListener, ...]:
     """Where kube-proxy on ``node`` catches external traffic for ``services`` (all: empty).
 
     The node's primary addresses on every NodePort (KP §3.4) and every VIP kube-proxy
-    programs (ipMode VIP or unset, KP §10.1) on its Service port.
+    programs (ipMode VIP or unset, KP §10.1) on its Service port; with ``cluster_ips``
+    also each ClusterIP on its Service port (KP §4.1: what in-cluster clients on the node
+    connect to), on its own per-node alias like a VIP.
     """
     found: dict[tuple[str, int], NodeListener] = {}
     view = index.view(node)
@@ -70,6 +117,8 @@ def node_listeners(
         if services and service.key not in services:
             continue
         vips = [i.ip for i in service.load_balancer_ingress if i.is_vip and i.ip is not None]
+        if cluster_ips:
+            vips += [ip for ip in service.cluster_ips if ip not in vips]
         for port in service.ports:
             if port.node_port:
                 for ip in view.primary.values():
@@ -136,7 +185,8 @@ class NodeDataPath:
             return Reject(reason=f"{peer[0]} is not an address of the scenario")
         packet = Packet(src=src, dst=listener.dst, port=listener.dst_port)
         now = asyncio.get_running_loop().time()
-        result = route_packet(self.index(), self.node, packet, affinity=self.affinity, now=now)
+        index = self.index()
+        result = route_packet(index, self.node, packet, affinity=self.affinity, now=now)
         if self.on_route is not None:
             self.on_route(result)
         if result.verdict is Verdict.DROP:
@@ -146,6 +196,8 @@ class NodeDataPath:
         choice = sample([(c, c.probability) for c in result.endpoints], self.rng)
         if choice.affinity is not None:
             self.affinity = choice.affinity
+        if policy_denies(index, choice.ip, source=choice.source_seen, port=choice.port):
+            return Drop(hold=self.drop_hold)  # the CNI drops at the pod
         return Forward(
             host=self.translate.local(choice.ip),
             port=self.translate.port(choice.port),
