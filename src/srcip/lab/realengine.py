@@ -182,27 +182,30 @@ class RealLoadBalancer:
         )
         lb = replace(self.lb, health_check=scaled)
         weights = _weights(self.lb, first)
-        text = haproxy_config(
+        return haproxy_config(
             lb,
             listen=self.listen,
-            targets=[self._target(n, a, weights.get(n)) for n, a in self.nodes],
+            targets=[
+                self._target(n, a, weights.get(n), probed=bool(hc.port)) for n, a in self.nodes
+            ],
             health=HealthProbe(port=self.plan.port(hc.port) if hc.port else None),
             source=self.plan.local(self.lb.address),
         )
-        text = _probe_source(text, self.plan.local(self.lb.address))
-        if not hc.port:
-            return text  # the traffic port, probed where the traffic goes
-        # A probe port is the node's own (healthCheckNodePort, :10256), also for vip
-        # targets, whose traffic goes to the node's VIP alias: "addr" (§5.2) says so.
-        hosts = [self.plan.local(a) if a is not None else None for _, a in self.nodes]
-        return _check_addresses(text, self.server_names(), hosts)
 
-    def _target(self, node: str, address: IPAddress | None, weight: int | None) -> Target:
+    def _target(
+        self, node: str, address: IPAddress | None, weight: int | None, *, probed: bool
+    ) -> Target:
         if self.lb.targets is TargetType.VIP or address is None:
             host, port = self.plan.at_node(self.vip, node), self.port.port
         else:
             host, port = self.plan.local(address), self.port.node_port
-        return Target(name=node, host=host, port=self.plan.port(port), weight=weight)
+        # A probe port is the node's own (healthCheckNodePort, :10256), also for vip
+        # targets, whose traffic goes to the node's VIP alias; the traffic port is probed
+        # where the traffic goes.
+        check_host = self.plan.local(address) if probed and address is not None else None
+        return Target(
+            name=node, host=host, port=self.plan.port(port), weight=weight, check_host=check_host
+        )
 
     def server_names(self) -> list[str]:
         """HAProxy's server names, in node order (as :func:`haproxy_config` writes them)."""
@@ -258,29 +261,6 @@ def _with_admin(text: str, directory: Path) -> str:
     if not sep:
         raise SrcipError("the generated haproxy.cfg has no global section")
     return f"{head}{sep}{line}\n{tail}"
-
-
-def _probe_source(text: str, source: str) -> str:
-    """Passthrough: probes from the LB's own address, traffic still from the client's.
-
-    ``source <addr> usesrc clientip``: "<addr> ... is also used as a source for health
-    checks" (configuration.txt §4.2 ``source``); the generated ``0.0.0.0`` would let the
-    kernel pick 127.0.0.1, which no node knows (the built-in LB probes from its address).
-    """
-    generic = "    source 0.0.0.0 usesrc clientip\n"
-    return text.replace(generic, f"    source {source} usesrc clientip\n")
-
-
-def _check_addresses(text: str, names: Sequence[str], hosts: Sequence[str | None]) -> str:
-    """``text`` with ``addr <host>`` on each checked server line whose node has an address."""
-    where = {f"    server {name} ": host for name, host in zip(names, hosts, strict=True)}
-    lines = []
-    for line in text.splitlines():
-        host = next((h for prefix, h in where.items() if line.startswith(prefix)), None)
-        if host is not None and " check " in f"{line} ":
-            line = f"{line} addr {host}"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def _weights(lb: EffectiveLoadBalancer, first: Sequence[TargetHealth]) -> dict[str, int]:

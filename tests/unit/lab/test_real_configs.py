@@ -115,8 +115,8 @@ def checked(program: Program, text: str | object) -> None:
     [
         pytest.param(
             make_lb(LoadBalancerMode.PASSTHROUGH),
-            ["mode tcp", "source 0.0.0.0 usesrc clientip"],
-            ["send-proxy", "source 127.0.0.10"],
+            ["mode tcp", "source 127.0.0.10 usesrc clientip"],  # probes from the LB's address
+            ["send-proxy", "source 127.0.0.10\n"],
             id="passthrough-binds-client",
         ),
         pytest.param(
@@ -172,6 +172,14 @@ def test_haproxy_health_check_from_lb() -> None:
     assert servers(text)[0] == (
         "server t0-node-1 127.0.0.21:30080 weight 1 check inter 2000ms rise 2 fall 3 port 32000"
     )
+
+
+def test_haproxy_probes_a_separate_check_host() -> None:
+    """A target whose probe port lives elsewhere (a node behind a VIP alias) gets ``addr``."""
+    targets = (replace(TARGETS[0], host="127.0.0.31", check_host="127.0.0.21"),)
+    (line,) = servers(config(make_lb(), targets=targets))
+    assert line.startswith("server t0-node-1 127.0.0.31:30080 ")
+    assert line.endswith("port 32000 addr 127.0.0.21")
 
 
 @pytest.mark.parametrize(

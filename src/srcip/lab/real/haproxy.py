@@ -57,6 +57,7 @@ class Target:
     port: int
     weight: int | None = None  # None: 1 (equal); 0 takes no new connections
     check_port: int | None = None  # None: the probe's port (HealthProbe.port)
+    check_host: str | None = None  # None: ``host``; else probes go there (``addr``, §5.2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,8 +125,10 @@ def _global_and_defaults(mode: str, hc: EffectiveHealthCheck) -> list[str]:
 def _source_lines(lb: EffectiveLoadBalancer, source: str | None) -> list[str]:
     """Whose address the LB's connections to the targets come from (hand_off's ``src``)."""
     if lb.mode is LoadBalancerMode.PASSTHROUGH:
-        # The client's address: usesrc clientip (a kernel-chosen port, §4.2 "source").
-        return ["    source 0.0.0.0 usesrc clientip"]
+        # Traffic from the client's address: usesrc clientip (a kernel-chosen port, §4.2
+        # "source"); "<addr> ... is also used as a source for health checks", so probes come
+        # from the LB's own address when it is given, as the built-in LB's do.
+        return [f"    source {source or '0.0.0.0'} usesrc clientip"]
     if lb.mode is LoadBalancerMode.SNAT and lb.source_per_target:
         return []  # each server line binds its own target's address
     if source is None:
@@ -194,6 +197,8 @@ def _check_words(hc: EffectiveHealthCheck, t: Target, health: HealthProbe | None
     port = t.check_port or health.port
     if port:
         words.append(f"port {port}")
+    if t.check_host is not None:
+        words.append(f"addr {_host(t.check_host)}")
     if hc.sends_proxy_header:
         words.append("check-send-proxy")  # with "port" HAProxy would not send one otherwise
     if hc.protocol is HealthCheckProtocol.HTTPS:
