@@ -149,7 +149,7 @@ class LabCluster:
         self.hops = LabHops(
             cluster, self.scenario, entry=entry, backend=backend, plan=self.plan,
             journal=self.journal, index=self.controller.index, record=self._record,
-            rng=self.rng, drop_hold=drop_hold,
+            rng=self.rng, drop_hold=drop_hold, real=self.engine is Engine.REAL,
         )  # fmt: skip
 
     def rng(self, name: str) -> random.Random:
@@ -350,7 +350,7 @@ def _refuse_unsupported(
 ) -> None:
     """The first part of the lab runs LB → kube-proxy → pod; say clearly what it cannot."""
     missing = []
-    missing.extend(refuse_hops(scenario, entry, real=real))
+    missing.extend(refuse_hops(scenario, entry, real=real, config_maps=cluster.config_maps))
     if entry is not backend and scenario.ingress is None:
         missing.append("an ingress in front of the Service")
     if not entry.ports:

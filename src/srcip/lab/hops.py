@@ -25,8 +25,12 @@ The node that forwarded a connection (the lab's journal, keyed by the connection
 sees) is carried across the ingress and sidecar hops, and so is the pod's own TCP peer
 (:attr:`LabHops.pod_peers`: what the pod received in front of its sidecar).
 
-Not done: hops under ``--engine real`` (nginx as the ingress is refused with a message),
-edge hops in front of a NodePort Service, and sidecars of pods started during a failover.
+Under ``--engine real`` each ingress-nginx controller pod runs a real nginx instead
+(:mod:`srcip.lab.realhops`, same listeners, same ClusterIP leg); what nginx cannot do here
+is refused (:func:`srcip.lab.realhops.refuse_real_hops`).
+
+Not done: edge hops in front of a NodePort Service, and sidecars of pods started during a
+failover.
 """
 
 from __future__ import annotations
@@ -34,10 +38,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from ipaddress import IPv4Address, ip_address
 
 from srcip.lab.addresses import AddressPlan
+from srcip.lab.realhops import NginxPod, real_ingress, refuse_real_hops
 from srcip.model.enums import ServiceType
 from srcip.model.hops import (
     ISTIO_INBOUND_SOURCE_V4,
@@ -47,7 +53,8 @@ from srcip.model.hops import (
     sidecar_forward,
 )
 from srcip.model.index import ClusterIndex
-from srcip.model.objects import Cluster, IPAddress, Service
+from srcip.model.ingress import NginxSettings
+from srcip.model.objects import Cluster, ConfigMap, IPAddress, Service
 from srcip.model.scenario import EdgeHop, Scenario
 from srcip.model.tracepath import pod_table
 from srcip.model.view import View
@@ -62,11 +69,11 @@ _JOURNAL_LIMIT = 100_000
 _SETTLE_TURNS = 20
 
 
-def refuse_hops(scenario: Scenario, entry: Service, *, real: bool) -> list[str]:
+def refuse_hops(
+    scenario: Scenario, entry: Service, *, real: bool, config_maps: Sequence[ConfigMap] = ()
+) -> list[str]:
     """What of the Scenario's hops the lab cannot run (empty: all of them)."""
-    missing = []
-    if real and scenario.hops:
-        missing.append("hops under --engine real (run them with the built-in engine)")
+    missing = refuse_real_hops(scenario, config_maps) if real else []
     if scenario.edge_hops and entry.type is not ServiceType.LOAD_BALANCER:
         missing.append("edge hops in front of a Service that is not a LoadBalancer")
     return missing
@@ -88,8 +95,9 @@ class LabHops:
         record: Callable[[Address, str], None],
         rng: Callable[[str], random.Random],
         drop_hold: float,
+        real: bool = False,
     ) -> None:
-        self.cluster, self.scenario, self.plan = cluster, scenario, plan
+        self.cluster, self.scenario, self.plan, self.real = cluster, scenario, plan, real
         self.entry, self.backend, self.index = entry, backend, index
         self.journal, self.record, self.rng, self.drop_hold = journal, record, rng, drop_hold
         self.pods = pod_table(cluster)
@@ -150,14 +158,15 @@ class LabHops:
 
     # ------------------------------------------------------------------ ingress
 
-    def ingress_hops(self) -> list[HttpHop | NodeDataPath]:
-        """Context managers to enter: the ClusterIP data paths and the controller pods."""
+    def ingress_hops(self) -> list[AbstractAsyncContextManager[object]]:
+        """Context managers to enter: the ClusterIP data paths and the controller pods
+        (real nginx under ``--engine real``, :mod:`srcip.lab.realhops`)."""
         hop = self.scenario.ingress
         assert hop is not None
         settings = ingress_settings(hop, self.cluster.config_maps)
         cluster_ip = self.backend.cluster_ips[0]
         port = self.backend.ports[0].port
-        found: list[HttpHop | NodeDataPath] = []
+        found: list[AbstractAsyncContextManager[object]] = []
         nodes: set[str] = set()
         for item in self.cluster.endpoint_slices:
             if item.service_name != self.entry.name or item.namespace != self.entry.namespace:
@@ -168,6 +177,15 @@ class LabHops:
                 node = (pod.node_name if pod else None) or ep.node_name or ""
                 nodes.add(node)
                 target = (self.plan.at_node(cluster_ip, node), self.plan.port(port))
+                listeners = [(self.plan.local(ep.address), self.plan.port(n)) for n in numbers]
+                if self.real:  # refuse_real_hops let only ingress-nginx through
+                    assert isinstance(settings, NginxSettings)
+                    nginx = NginxPod(
+                        real_ingress(settings, plan=self.plan), listen=listeners,
+                        upstream=target, source=self.plan.local(ep.address),
+                    )  # fmt: skip
+                    found.append(nginx.running())
+                    continue
 
                 def decide(
                     incoming: Incoming, pod_ip: IPAddress = ep.address, to: Address = target
@@ -191,7 +209,6 @@ class LabHops:
                         tag=self.journal.pop(incoming.peer, ""),
                     )  # fmt: skip
 
-                listeners = [(self.plan.local(ep.address), self.plan.port(n)) for n in numbers]
                 found.append(HttpHop(listeners, decide, on_forward=self._ingress_forwarded))
         for node in sorted(nodes):
             listener = NodeListener(
@@ -209,10 +226,11 @@ class LabHops:
     def _cluster_ip_path(self, node: str, listener: NodeListener) -> NodeDataPath:
         """kube-proxy on ``node`` for pod traffic to the backend's ClusterIP."""
         pending = self._pending
+        real = self.real  # nginx journals nothing: no entry node to wait for
 
         class _Path(NodeDataPath):
             async def decide(self, peer: Address, local: Address) -> Decision:  # type: ignore[override]
-                entry_node = await _awaited(pending, peer)
+                entry_node = "" if real else await _awaited(pending, peer)
                 decision = NodeDataPath.decide(self, peer, local)
                 if isinstance(decision, Forward) and entry_node:
                     return dataclasses.replace(decision, tag=entry_node)
