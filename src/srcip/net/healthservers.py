@@ -23,7 +23,6 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from types import TracebackType
 
 from srcip.model.enums import IPFamily
 from srcip.model.healthcheck import (
@@ -35,6 +34,7 @@ from srcip.model.healthcheck import (
 )
 from srcip.model.index import ClusterIndex
 from srcip.model.objects import Service
+from srcip.net.listening import Listening
 from srcip.net.sockets import bound_socket
 from srcip.net.tcp_relay import Address, Translator
 
@@ -71,7 +71,7 @@ def _request_line(head: bytes) -> tuple[str, str] | None:
     return parts[0], parts[1].partition("?")[0]
 
 
-class HealthServers:
+class HealthServers(Listening):
     """``async with HealthServers(node, index=..., translate=...)``: the node's listeners."""
 
     def __init__(
@@ -88,9 +88,8 @@ class HealthServers:
         self.translate = translate
         self.family = family
         self.timeout = timeout
-        self._servers: list[asyncio.Server] = []
+        super().__init__()
         self._ports: dict[int, Service | None] = {}  # local port → Service (None: healthz)
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def addresses(self) -> tuple[Address, ...]:
@@ -118,26 +117,6 @@ class HealthServers:
             await self.aclose()
             raise
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop listening and end every connection."""
-        for server in self._servers:
-            server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
-        self._servers.clear()
 
     def answer(self, service: Service | None, path: str) -> HealthAnswer | None:
         """What kube-proxy on this node answers now (None: 404 on the healthz port)."""

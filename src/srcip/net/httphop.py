@@ -23,9 +23,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from srcip.errors import ProxyProtocolError
+from srcip.net.listening import Listening
 from srcip.proxyproto import ProxyHeader, build
 from srcip.proxyproto.codec import DEFAULT_MAX_HEADER_SIZE, parse_prefix
 
@@ -77,7 +77,7 @@ class _BadRequestError(Exception):
     """The bytes are no HTTP request (or PROXY header) the hop can read."""
 
 
-class HttpHop:
+class HttpHop(Listening):
     """``async with HttpHop(listeners, decide)``: an HTTP hop listening on ``listeners``."""
 
     def __init__(
@@ -95,8 +95,7 @@ class HttpHop:
         self.on_forward = on_forward
         self.head_timeout, self.connect_timeout = head_timeout, connect_timeout
         self.idle_timeout = idle_timeout
-        self._servers: list[asyncio.Server] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        super().__init__()
 
     @property
     def addresses(self) -> tuple[Address, ...]:
@@ -112,26 +111,6 @@ class HttpHop:
             await self.aclose()
             raise
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop listening, cancel every connection and wait for them."""
-        for server in self._servers:
-            server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
-        self._servers.clear()
 
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.get_running_loop().create_task(self._connection(reader, writer))

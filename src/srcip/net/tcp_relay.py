@@ -35,10 +35,10 @@ import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from types import TracebackType
 from typing import Protocol, TypeVar
 
 from srcip.model.objects import IPAddress
+from srcip.net.listening import Listening
 from srcip.net.sockets import bound_socket
 
 __all__ = [
@@ -140,7 +140,7 @@ def reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-class TcpRelay:
+class TcpRelay(Listening):
     """``async with TcpRelay(listeners, decide) as relay``: one relay on every listener."""
 
     def __init__(
@@ -159,8 +159,7 @@ class TcpRelay:
         self.head_timeout = head_timeout
         self.idle_timeout = idle_timeout
         self.on_forward = on_forward
-        self._servers: list[asyncio.Server] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        super().__init__()
 
     @property
     def addresses(self) -> tuple[Address, ...]:
@@ -177,26 +176,6 @@ class TcpRelay:
             await self.aclose()
             raise
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop listening, cancel every connection and wait for all of them."""
-        for server in self._servers:
-            server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
-        self._servers.clear()
 
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain callback that owns its task: asyncio 3.11's stream callback would log
