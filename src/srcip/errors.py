@@ -10,6 +10,9 @@
     ├── TrustConfigError(ValueError) a client-IP configuration is wrong: trust (bad CIDR,
     │                               trust-all without allow_trust_all, unknown source), rate
     │                               limits, access rules, metrics settings
+    ├── ClusterAPIError             the live cluster cannot be read (unreachable API server,
+    │                               401, 403, no kubeconfig or context): names the server,
+    │                               resource and verb, and the fix
     └── ProtocolError               bytes from a peer break a wire protocol ("remote" error)
         └── ProxyProtocolError(ValueError)  a PROXY protocol header is invalid; ``kind``
                                     names which rule it broke (see srcip.proxyproto)
@@ -23,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ClusterAPIError",
     "ManifestError",
     "ProtocolError",
     "ProxyProtocolError",
@@ -109,6 +113,28 @@ class TrustConfigError(SrcipError, ValueError):
 
     The message names the setting, the value and the fix.
     """
+
+
+class ClusterAPIError(SrcipError):
+    """The Kubernetes API cannot be read: unreachable, credentials refused, a permission
+    missing, no kubeconfig or an unknown context.
+
+    The message names the server (and context), the resource and verb when one was refused,
+    and the fix. ``status`` is the HTTP status when the server answered one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        resource: str | None = None,
+        verb: str | None = None,
+    ) -> None:
+        self.status = status
+        self.resource = resource
+        self.verb = verb
+        super().__init__(message)
 
 
 class ProtocolError(SrcipError):

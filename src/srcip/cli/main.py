@@ -16,6 +16,7 @@ import click
 from srcip import __version__
 from srcip.cli.clientip import clientip
 from srcip.cli.common import FILES, OUTPUT, VERBOSE, emit_json, make_console, reports_errors
+from srcip.cli.doctor import doctor
 from srcip.cli.echo import echo
 from srcip.cli.lab import lab
 from srcip.cli.path import share, timeline, trace
@@ -208,6 +209,7 @@ def _instant(text: str | None) -> datetime:
 
 
 cli.add_command(clientip)
+cli.add_command(doctor)
 cli.add_command(echo)
 cli.add_command(lab)
 cli.add_command(trace)
