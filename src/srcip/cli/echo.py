@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
@@ -33,6 +34,17 @@ __all__ = ["echo", "split_list"]
 #: ``--proxy-protocol`` without ``--proxy-protocol-from``: every peer must send a header.
 EVERY_PEER = ("0.0.0.0/0", "::/0")
 _DEFAULTS = Limits()
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def _limit(
+    flag: str, field: str, kind: type, help_text: str, *, dest: str | None = None
+) -> Callable[[FC], FC]:
+    """A ``--max-*`` / ``--*-timeout`` option defaulting to :class:`Limits`' value."""
+    names = (flag, dest) if dest else (flag,)
+    return click.option(
+        *names, type=kind, default=getattr(_DEFAULTS, field), show_default=True, help=help_text
+    )
 
 
 def split_list(values: Sequence[str]) -> list[str]:
@@ -147,70 +159,17 @@ def trust_config(
     show_default=True,
     help="Seconds SIGTERM waits for requests in flight.",
 )
-@click.option(
-    "--max-target",
-    type=int,
-    default=_DEFAULTS.max_target,
-    show_default=True,
-    help="Longest request target in bytes (414).",
+@_limit("--max-target", "max_target", int, "Longest request target in bytes (414).")
+@_limit("--max-header-bytes", "max_header_bytes", int, "Largest header section in bytes (431).")
+@_limit("--max-headers", "max_headers", int, "Most header fields (431).")
+@_limit("--max-body", "max_body", int, "Largest body in bytes (413).")
+@_limit("--max-connections", "max_connections", int, "Most open connections (503 beyond).")
+@_limit(
+    "--header-timeout", "header_timeout", float, "Seconds for a request's header section (408)."
 )
-@click.option(
-    "--max-header-bytes",
-    type=int,
-    default=_DEFAULTS.max_header_bytes,
-    show_default=True,
-    help="Largest header section in bytes (431).",
-)
-@click.option(
-    "--max-headers",
-    type=int,
-    default=_DEFAULTS.max_headers,
-    show_default=True,
-    help="Most header fields (431).",
-)
-@click.option(
-    "--max-body",
-    type=int,
-    default=_DEFAULTS.max_body,
-    show_default=True,
-    help="Largest body in bytes (413).",
-)
-@click.option(
-    "--max-connections",
-    type=int,
-    default=_DEFAULTS.max_connections,
-    show_default=True,
-    help="Most open connections (503 beyond).",
-)
-@click.option(
-    "--header-timeout",
-    type=float,
-    default=_DEFAULTS.header_timeout,
-    show_default=True,
-    help="Seconds for a request's header section (408).",
-)
-@click.option(
-    "--idle-timeout",
-    type=float,
-    default=_DEFAULTS.idle_timeout,
-    show_default=True,
-    help="Seconds a connection may wait silent.",
-)
-@click.option(
-    "--proxy-header-timeout",
-    type=float,
-    default=_DEFAULTS.proxy_header_timeout,
-    show_default=True,
-    help="Seconds for the PROXY header.",
-)
-@click.option(
-    "--max-delay",
-    "max_delay_ms",
-    type=int,
-    default=_DEFAULTS.max_delay_ms,
-    show_default=True,
-    help="Longest ?delay= in milliseconds.",
-)
+@_limit("--idle-timeout", "idle_timeout", float, "Seconds a connection may wait silent.")
+@_limit("--proxy-header-timeout", "proxy_header_timeout", float, "Seconds for the PROXY header.")
+@_limit("--max-delay", "max_delay_ms", int, "Longest ?delay= in milliseconds.", dest="max_delay_ms")
 @reports_errors
 def echo(
     hosts: tuple[str, ...],
