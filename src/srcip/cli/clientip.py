@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-from srcip.cli.common import OUTPUT, emit_json, reports_errors
+from srcip.cli.common import OUTPUT, emit_json, reports_errors, resolution_options
 from srcip.clientip import NodeKind, TrustConfig, explain, explain_lines, parse_peer, resolve
 from srcip.errors import UsageError
 
@@ -70,24 +70,7 @@ def clientip() -> None:
     metavar="CIDR",
     help="A trusted proxy address or CIDR, or unix:; repeat for several.",
 )
-@click.option(
-    "--source",
-    default="x-forwarded-for",
-    show_default=True,
-    help="The one header to read: x-forwarded-for, forwarded, or a single-IP header.",
-)
-@click.option(
-    "--trusted-hops",
-    type=int,
-    default=None,
-    help="Count mode: the client is the element N from the right (N = reverse proxies).",
-)
-@click.option(
-    "--no-peer-check",
-    is_flag=True,
-    help="Read headers from any peer (only with --trusted-hops, when only your proxy "
-    "can reach the app).",
-)
+@resolution_options
 @OUTPUT
 @reports_errors
 def explain_command(

@@ -13,7 +13,15 @@ from rich.console import Console
 
 from srcip.errors import SrcipError
 
-__all__ = ["FILES", "OUTPUT", "VERBOSE", "emit_json", "make_console", "reports_errors"]
+__all__ = [
+    "FILES",
+    "OUTPUT",
+    "VERBOSE",
+    "emit_json",
+    "make_console",
+    "reports_errors",
+    "resolution_options",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +45,39 @@ OUTPUT = click.option(
 )
 VERBOSE = click.option(
     "-v", "--verbose", is_flag=True, help="Also show what the loader noticed and every reason."
+)
+
+
+def resolution_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--source``, ``--trusted-hops`` and ``--no-peer-check``: how headers are read.
+
+    Shared by every command that resolves a client with :mod:`srcip.clientip`; each adds
+    its own ``--trust`` (the clientip and echo commands parse the list differently).
+    """
+    for option in reversed(_RESOLUTION_OPTIONS):
+        func = option(func)
+    return func
+
+
+_RESOLUTION_OPTIONS = (
+    click.option(
+        "--source",
+        default="x-forwarded-for",
+        show_default=True,
+        help="The one header to read: x-forwarded-for, forwarded, or a single-IP header.",
+    ),
+    click.option(
+        "--trusted-hops",
+        type=int,
+        default=None,
+        help="Count mode: the client is the element N from the right (N = reverse proxies).",
+    ),
+    click.option(
+        "--no-peer-check",
+        is_flag=True,
+        help="Read headers from any peer (only with --trusted-hops, when only your proxy "
+        "can reach the app).",
+    ),
 )
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from srcip.cli.common import reports_errors
+from srcip.cli.common import reports_errors, resolution_options
 from srcip.clientip import TrustConfig
 from srcip.errors import UsageError
 from srcip.net import (
@@ -128,23 +128,7 @@ def trust_config(
     metavar="CIDR",
     help="Trusted proxy address or CIDR (or unix:); repeat or comma-separate.",
 )
-@click.option(
-    "--source",
-    default="x-forwarded-for",
-    show_default=True,
-    help="The one header to read: x-forwarded-for, forwarded, or a single-IP header.",
-)
-@click.option(
-    "--trusted-hops",
-    type=int,
-    default=None,
-    help="Count mode: the client is the element N from the right (N = reverse proxies).",
-)
-@click.option(
-    "--no-peer-check",
-    is_flag=True,
-    help="Read headers from any peer (only with --trusted-hops).",
-)
+@resolution_options
 @click.option(
     "--log-format",
     type=click.Choice([f.value for f in LogFormat]),
