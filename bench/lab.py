@@ -42,7 +42,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,13 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+# `make bench` runs this file by path, which puts bench/ (not the repository) on sys.path.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe_machine  # noqa: E402
+
 ECHO = [str(ROOT / "examples/echo/echo.yaml"), str(ROOT / "examples/echo/scenario.yaml")]
 LAB_CPU, LOAD_CPU = 0, 1
 RATIO_TARGET = 0.5
@@ -338,15 +343,6 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} ms"
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    with Path("/proc/cpuinfo").open(encoding="utf-8") as lines:
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu
-        )
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
-
-
 def report_throughput(rounds: Sequence[Round]) -> None:
     """Median round per (engine, mode) and the built-in ÷ HAProxy ratio."""
     for mode in ("new", "keep-alive"):
@@ -387,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.duration, args.warmup, args.repeats = 1.0, 0.3, 1
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {LAB_CPU})
-    print(f"srcip lab benchmark — {_machine()}")
+    print(f"srcip lab benchmark — {describe_machine()}")
     print(f"start-up (target for 10 nodes / 30 pods: well under {STARTUP_TARGET_S:g} s)")
     for nodes, pods in SIZES:
         for engine in BASES:

@@ -55,6 +55,7 @@ from bench.generate import (  # noqa: E402
     write_cluster,
     write_packets,
 )
+from bench.machine import describe_machine  # noqa: E402
 
 Json = dict[str, Any]
 
@@ -403,25 +404,10 @@ def render_growth(results: Sequence[Json]) -> str:
     return _rows(header, rows)
 
 
-def _machine() -> str:
-    """One line describing where the figures come from."""
-    cpu = "unknown CPU"
-    meminfo = {}
-    with Path("/proc/cpuinfo").open(encoding="utf-8") as lines:
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu
-        )
-    with Path("/proc/meminfo").open(encoding="utf-8") as lines:
-        meminfo = dict(line.split(":", 1) for line in lines)
-    ram_gib = int(meminfo.get("MemTotal", "0 kB").split()[0]) / 2**20
-    python = sys.version.split()[0]
-    return f"{os.cpu_count()} CPUs ({cpu}), {ram_gib:.1f} GiB RAM, Python {python}"
-
-
 def render(results: Sequence[Json], packets: int) -> str:
     """The whole report."""
     parts = [
-        f"srcip route benchmark — {_machine()}",
+        f"srcip route benchmark — {describe_machine()}",
         "",
         render_sizes(results),
         "",

@@ -18,7 +18,6 @@ Run: ``python bench/share.py`` (``make bench``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +40,13 @@ from srcip.model.objects import (
 )
 from srcip.model.share import share
 from srcip.model.trace import trace
+
+# `make bench` runs this file by path, which puts bench/ (not the repository) on sys.path.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe_machine  # noqa: E402
 
 SHARE_TARGET_S = 1.0
 TRACE_TARGET_S = 0.2
@@ -149,15 +155,6 @@ def measure_trace(
     }
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    with Path("/proc/cpuinfo").open(encoding="utf-8") as lines:
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu
-        )
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {sys.version.split()[0]}"
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Run both benchmarks and print figures with their ratio to the targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -166,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--trace-nodes", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    print(f"srcip share/trace benchmark — {_machine()}")
+    print(f"srcip share/trace benchmark — {describe_machine()}")
     print(f"share: {args.nodes:,} nodes, {args.pods:,} pods (target ≤ {SHARE_TARGET_S:g} s)")
     for policy in (TrafficPolicy.LOCAL, TrafficPolicy.CLUSTER):
         row = measure_share(args.nodes, args.pods, policy, args.repeat)
