@@ -124,7 +124,7 @@ def path_context(cluster: Cluster, service: str, lb: EffectiveLoadBalancer) -> P
     traffic, probes = [], []
     for node in cluster.nodes:
         dst, port = _destination(svc, lb, node, family)
-        traffic.append(Packet(src=client, dst=dst, port=port))
+        traffic.append(Packet(src=client, dst=dst, port=port, protocol=svc.ports[0].protocol))
         hc = lb.health_check
         if hc.target is HealthCheckTarget.TRAFFIC_PORT:
             probes.append(Packet(src=prober, dst=dst, port=port))

@@ -22,13 +22,23 @@ from fractions import Fraction
 from srcip.model.enums import ServiceType, TrafficPolicy, Verdict
 from srcip.model.index import ClusterIndex, build_index
 from srcip.model.kubeproxy import route_packet
-from srcip.model.loadbalancer import TargetHealth
+from srcip.model.loadbalancer import TargetHealth, hand_off
 from srcip.model.objects import Cluster, IPAddress, Pod, Service, family_of
 from srcip.model.packet import Backend, Packet
 from srcip.model.scenario import DEFAULT_CLIENT, Scenario, TargetType
 from srcip.model.tracepath import balance, entry_services, pod_table
+from srcip.model.view import View
 
-__all__ = ["Fairness", "NodeShare", "PodShare", "ServiceShare", "ShareReport", "share"]
+__all__ = [
+    "Fairness",
+    "NodeShare",
+    "PodShare",
+    "ServiceShare",
+    "ShareReport",
+    "fairness_of",
+    "pod_name",
+    "share",
+]
 
 #: healthCheckNodePort given to a Service flipped to Local for the comparison, when it has
 #: none (the top of the default NodePort range, rarely taken).
@@ -139,6 +149,7 @@ def _service_share(
     healthy: dict[str, bool] = {}
     via_vip = vip is not None
     ready = _ready_backends(index, service)
+    lb = None
     if service.type is ServiceType.LOAD_BALANCER:
         lb, health, lb_split = balance(cluster, index, scenario, service)
         notes = (*lb.notes, *lb_split.reasons)
@@ -159,14 +170,28 @@ def _service_share(
             dropped += node_share
             continue
         dst_port = port.port if via_vip else port.node_port
-        result = route_packet(index, node_name, Packet(src=client, dst=dst, port=dst_port))
+        src = client
+        if lb is not None:  # the source the load balancer sends from (its own, in SNAT modes)
+            arriving = View(peer=client, local=vip or dst, local_port=port.port)
+            src = hand_off(
+                lb,
+                service,
+                port,
+                arriving,
+                vip=vip or dst,
+                target_address=dst,
+                target_port=dst_port,
+            ).packet_src
+        result = route_packet(
+            index, node_name, Packet(src=src, dst=dst, port=dst_port, protocol=port.protocol)
+        )
         if result.verdict is not Verdict.DNAT or not result.targets:
             dropped += node_share
             continue
         key = id(result.targets)
         held = groups.get(key)
         groups[key] = (result.targets, node_share + (held[1] if held else 0))
-    pods = _pod_shares(cluster, ready, groups.values())
+    pods = pod_shares(pod_table(cluster), ready, groups.values())
     local = index.local_ready_counts(service)
     by_node = dict(node_shares)
     zero = Fraction(0)
@@ -185,7 +210,7 @@ def _service_share(
         nodes=nodes_out,
         pods=pods,
         dropped=dropped,
-        fairness=_fairness(pods, 1 - dropped),
+        fairness=fairness_of(pods, 1 - dropped),
         notes=notes,
     )
 
@@ -198,17 +223,17 @@ def _ready_backends(index: ClusterIndex, service: Service) -> tuple[Backend, ...
     return tuple(b for b in next(found, ()) if b.ready)
 
 
-def _pod_shares(
-    cluster: Cluster,
+def pod_shares(
+    table: dict[IPAddress, Pod],
     ready: tuple[Backend, ...],
     groups: Iterable[tuple[tuple[Backend, ...], Fraction]],
 ) -> tuple[PodShare, ...]:
-    """Every ready pod (idle ones at 0) and every pod kube-proxy routes to, with its share.
+    """Every ready pod (idle ones at 0) and every pod routed to, with its share.
 
-    Nodes with the same endpoint set were added up before, so each endpoint is visited
-    once per distinct set; an endpoint in one set keeps that set's Fraction object.
+    ``groups`` are (endpoint set, share of connections split equally over it); sets that
+    nodes share are added up before, so each endpoint is visited once per distinct set.
+    ``table`` maps pod IPs to Pods (:func:`srcip.model.tracepath.pod_table`).
     """
-    table = pod_table(cluster)
     backends: dict[IPAddress, Backend] = {b.address: b for b in ready}
     totals: dict[IPAddress, Fraction] = {}
     for targets, total in groups:
@@ -221,12 +246,13 @@ def _pod_shares(
                 backends[address] = backend
     zero = Fraction(0)
     return tuple(
-        PodShare(name=_pod_name(table, backend), node=backend.node_name, share=totals.get(ip, zero))
+        PodShare(name=pod_name(table, backend), node=backend.node_name, share=totals.get(ip, zero))
         for ip, backend in backends.items()
     )
 
 
-def _pod_name(table: dict[IPAddress, Pod], backend: Backend) -> str:
+def pod_name(table: dict[IPAddress, Pod], backend: Backend) -> str:
+    """The pod behind ``backend``: its Pod's name, else the endpoint's target or address."""
     pod = table.get(backend.address)
     return pod.name if pod is not None else backend.target or str(backend.address)
 
@@ -267,7 +293,7 @@ def _pod_targets(
         ),
         pods=pods,
         dropped=dropped,
-        fairness=_fairness(pods, 1 - dropped),
+        fairness=fairness_of(pods, 1 - dropped),
         notes=(
             *notes,
             "pod targets: the load balancer sends to pod IPs; kube-proxy is not on the path",
@@ -275,7 +301,8 @@ def _pod_targets(
     )
 
 
-def _fairness(pods: tuple[PodShare, ...], delivered: Fraction) -> Fairness:
+def fairness_of(pods: tuple[PodShare, ...], delivered: Fraction) -> Fairness:
+    """How even ``pods``' shares are, against ``delivered / P``."""
     if not pods:
         zero = Fraction(0)
         return Fairness(pods=0, max_share=zero, min_share=zero, fair_share=zero)
