@@ -126,6 +126,8 @@ class ClusterIndex:
         self._views = {n.name: _node_view(n, self.config) for n in cluster.nodes}
         self._cats: dict[tuple[int, str], EndpointCategories[Backend]] = {}
         self._ready_counts: dict[int, tuple[Service, Mapping[str, int]]] = {}
+        self._health_checked: tuple[Service, ...] | None = None
+        self._health_checked_ids: frozenset[int] = frozenset()
         self.service_ports: list[ServicePortInfo] = []
         self.by_cluster_ip: dict[IPAddress, dict[tuple[Protocol, int], ServicePortInfo]] = {}
         self.by_external_ip: dict[tuple[IPAddress, Protocol, int], ServicePortInfo] = {}
@@ -249,11 +251,19 @@ class ClusterIndex:
         Those that need one (KP §1.6) and have a non-zero ``healthCheckNodePort`` and at least
         one port, as kube-proxy requires before it listens (KP §13.1).
         """
-        return tuple(
-            s
-            for s in self.cluster.services
-            if s.is_proxied and s.needs_health_check and s.health_check_node_port and s.ports
-        )
+        if self._health_checked is None:
+            self._health_checked = tuple(
+                s
+                for s in self.cluster.services
+                if s.is_proxied and s.needs_health_check and s.health_check_node_port and s.ports
+            )
+            self._health_checked_ids = frozenset(id(s) for s in self._health_checked)
+        return self._health_checked
+
+    def is_health_checked(self, service: Service) -> bool:
+        """Whether ``service`` (this very object) is one of :meth:`health_checked_services`."""
+        self.health_checked_services()
+        return id(service) in self._health_checked_ids
 
     def local_ready_counts(self, service: Service) -> Mapping[str, int]:
         """Node → number of distinct IPs of local Ready endpoints of the Service (KP §13.4).

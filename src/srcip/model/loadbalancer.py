@@ -305,8 +305,9 @@ def probe_targets(
     now: float = 0.0,
     proxy_state: ProxyHealthState | None = None,
     app_status: int = 200,
+    nodes: Sequence[Node] | None = None,
 ) -> tuple[TargetHealth, ...]:
-    """What the LB's probe gets from each target: every node, or every ready pod.
+    """What the LB's probe gets from each target: every node (or ``nodes``), or every ready pod.
 
     ``now`` is seconds since the epoch on the caller's clock; ``proxy_state`` is kube-proxy's
     on every node (None: synced at ``now``). ``app_status`` is what the application answers
@@ -323,12 +324,12 @@ def probe_targets(
         moment=moment,
         state=state,
         proxy_healthy=state.is_healthy(moment, index.config.health_timeout_seconds),
-        listening=any(s is service for s in index.health_checked_services()),
+        listening=index.is_health_checked(service),
         app_status=app_status,
     )
     if lb.targets is TargetType.POD:
         return tuple(_probe_pod(p, b) for b in _pod_backends(index, service))
-    return tuple(_probe_node(p, node) for node in index.nodes)
+    return tuple(_probe_node(p, node) for node in (index.nodes if nodes is None else nodes))
 
 
 # --------------------------------------------------------------------------- split
@@ -354,10 +355,14 @@ _NO_FAIL_OPEN = {
 
 
 def _weights(
-    lb: EffectiveLoadBalancer, health: Sequence[TargetHealth], pool: Sequence[TargetHealth]
+    lb: EffectiveLoadBalancer,
+    health: Sequence[TargetHealth],
+    pool: Sequence[TargetHealth],
+    counts: Mapping[str, int],
 ) -> tuple[dict[str, Fraction], str]:
     """Shares within ``pool``: by endpoint weight when every target reports one, else equal."""
-    equal = {t.target: Fraction(1, len(pool)) for t in pool}
+    size = sum(counts.get(t.target, 1) for t in pool)
+    equal = {t.target: Fraction(counts.get(t.target, 1), size) for t in pool}
     if lb.weighting is not Weighting.ENDPOINTS:
         return equal, "equal over healthy targets"
     missing = [t.target for t in health if t.weight is None or t.weight < 0]
@@ -366,10 +371,11 @@ def _weights(
             f"equal: {', '.join(missing)} reported no {WEIGHT_HEADER}; GCE applies weights "
             "only while every backend reports one"
         )
-    total = sum(t.weight or 0 for t in pool)
+    weights = {t.target: (t.weight or 0) * counts.get(t.target, 1) for t in pool}
+    total = sum(weights.values())
     if not total:
         return equal, "equal: every healthy target reports weight 0"
-    return {t.target: Fraction(t.weight or 0, total) for t in pool if t.weight}, (
+    return {name: Fraction(weight, total) for name, weight in weights.items() if weight}, (
         f"weighted by {WEIGHT_HEADER} (local ready endpoints)"
     )
 
@@ -379,11 +385,16 @@ def split(
     health: Sequence[TargetHealth],
     *,
     zones: Mapping[str, str | None] = {},
+    counts: Mapping[str, int] = {},
 ) -> LoadBalancerSplit:
     """The LB's expected share of new connections per target (exact fractions).
 
     ``zones`` maps node names to zones (for cross-zone off). Empty when there are no
     targets, or when nothing is healthy on a provider that does not fail open.
+
+    ``counts`` lets one target stand for that many identical ones (same zone, same health
+    and weight: :mod:`srcip.model.grouped`); its share is then their total. Under layer 2
+    the first healthy target takes everything, so it must stand for itself alone.
     """
     if not health:
         return LoadBalancerSplit(shares=(), reasons=("no targets",))
@@ -399,6 +410,8 @@ def split(
         )
     if lb.announcement is Announcement.L2:
         chosen = pool[0]
+        if counts.get(chosen.target, 1) != 1:
+            raise ValueError(f"layer 2 elects one node; target {chosen.target} stands for more")
         reasons.append(
             f"layer 2: {chosen.target} answers ARP/NDP for the VIP and gets everything "
             "(MetalLB elects by hashing node and VIP; srcip takes the first healthy node)"
@@ -413,7 +426,7 @@ def split(
         reasons.append(f"cross-zone off: equal over {len(groups)} zone(s), then within each")
     shares: dict[str, Fraction] = {}
     for members in groups.values():
-        within, why = _weights(lb, health, members)
+        within, why = _weights(lb, health, members, counts)
         for name, part in within.items():
             shares[name] = part / len(groups)
     reasons.append(why)

@@ -173,16 +173,24 @@ class RouteResult:
         state = self.affinity_before if self.affinity_before is not None else AffinityState()
         return tuple(self._choice(backend, src, share, state) for backend in self.targets)
 
+    def seen_by(self, backend: Backend) -> tuple[bool, IPAddress]:
+        """Whether the packet is masqueraded on its way to ``backend``, and the source it has.
+
+        Masqueraded when marked, or when it would reach its own sender (hairpin, KP §4.5);
+        then the source is the node's address toward a local or a remote endpoint (KP §5.2).
+        """
+        src = self.packet.src
+        if not (self.marked or backend.address == src):
+            return False, src
+        snat = self.snat_local if backend.node_name == self.node else self.snat_remote
+        if snat is None:
+            raise ValueError(f"route result for {backend.text} lacks its SNAT address")
+        return True, snat
+
     def _choice(
         self, backend: Backend, src: IPAddress, share: Fraction, state: AffinityState
     ) -> EndpointChoice:
-        masq = self.marked or backend.address == src  # hairpin (KP §4.5)
-        seen = src
-        if masq:
-            snat = self.snat_local if backend.node_name == self.node else self.snat_remote
-            if snat is None:
-                raise ValueError(f"route result for {backend.text} lacks its SNAT address")
-            seen = snat
+        masq, seen = self.seen_by(backend)
         affinity = None
         if self.affinity_key is not None:
             affinity = state.remember(self.affinity_key, src, backend.text, self.now)

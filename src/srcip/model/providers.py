@@ -121,11 +121,28 @@ def infer_provider(service: Service, nodes: Sequence[Node] = ()) -> tuple[str | 
         key = next((k for k in annotations if k.startswith(prefix)), None)
         if key is not None:
             return provider, f"inferred from annotation {key}"
+    return _from_nodes(nodes) or (None, "no provider given or inferred: generic load balancer")
+
+
+# The last node list scanned and its answer: every Service of a cluster asks about the same
+# tuple of nodes, and a scan of 5,000 nodes without a providerID is not free.
+_LAST_NODES: list[tuple[Sequence[Node], tuple[str, str] | None]] = []
+
+
+def _from_nodes(nodes: Sequence[Node]) -> tuple[str, str] | None:
+    """The provider the first node with a known providerID prefix points to, and why."""
+    if _LAST_NODES and _LAST_NODES[0][0] is nodes:
+        return _LAST_NODES[0][1]
+    found = None
     for node in nodes:
         for prefix, provider in _NODE_PREFIXES:
             if node.provider_id is not None and node.provider_id.startswith(prefix):
-                return provider, f"inferred from node {node.name} providerID {prefix}..."
-    return None, "no provider given or inferred: generic load balancer"
+                found = provider, f"inferred from node {node.name} providerID {prefix}..."
+                break
+        if found is not None:
+            break
+    _LAST_NODES[:] = [(nodes, found)]
+    return found
 
 
 # --------------------------------------------------------------------------- layering
