@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from srcip.doctor.context import ServiceContext, selects
+from srcip.doctor.context import ServiceContext, not_the_client, seen_text, selects
 from srcip.doctor.findings import Finding, Severity
 from srcip.doctor.infer import Inference
 from srcip.doctor.snapshot import Snapshot
@@ -141,11 +141,8 @@ def check_k3s_servicelb(ctx: ServiceContext) -> Iterator[Finding]:
 
 def check_netpol_ipblock(ctx: ServiceContext) -> Iterator[Finding]:
     """A NetworkPolicy allows client CIDRs by ipBlock while the path SNATs them away."""
-    trace, svc = ctx.trace, ctx.service
-    if trace is None:
-        return
-    peers = {o.pod_peer for o in trace.outcomes if o.hops and o.pod_peer != o.hops[0].peer}
-    snat = sorted(str(peer) for peer in peers if peer is not None)
+    svc = ctx.service
+    snat = [seen_text(s) for s in not_the_client(ctx.summary)]
     if not snat:
         return
     for policy in ctx.snapshot.cluster.network_policies:
@@ -167,7 +164,7 @@ def check_netpol_ipblock(ctx: ServiceContext) -> Iterator[Finding]:
             evidence=(
                 (f"NetworkPolicy {policy.name} ingress[].from[].ipBlock.cidr", ", ".join(blocks)),
                 (_POLICY, svc.external_traffic_policy.value),
-                ("predicted source at the pod", ", ".join(snat)),
+                ("predicted source at the pod", "; ".join(snat)),
             ),
             explanation=(
                 "NetworkPolicy matches the source the pod receives; after SNAT (Cluster "

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from srcip.doctor.context import ServiceContext, selects
+from srcip.doctor.context import (
+    SHOWN,
+    ServiceContext,
+    group_names,
+    listed,
+    not_the_client,
+    seen_text,
+    selects,
+)
 from srcip.doctor.findings import Finding, Severity
 from srcip.model.enums import TrafficPolicy
 from srcip.model.scenario import (
@@ -60,30 +68,38 @@ def check_local_uneven(ctx: ServiceContext) -> Iterator[Finding]:
     Under Local a node without a ready endpoint fails the health check (KP §13) and the load
     balancer splits by node, not by pod (ecosystem §2), so pods share unevenly.
     """
-    share, svc = ctx.share, ctx.service
-    if share is None or share.policy is not TrafficPolicy.LOCAL or not share.pods:
+    summary, svc = ctx.summary, ctx.service
+    if summary is None or summary.policy is not TrafficPolicy.LOCAL or not summary.pods:
         return
-    idle = [n.name for n in share.nodes if n.share == 0]
-    ratio = share.fairness.max_over_min
+    fairness = summary.fairness
+    ratio = fairness.max_over_min
     uneven = ratio is not None and ratio > 1
     if not uneven:
         return
-    histogram = ", ".join(f"{n.name}={n.local_pods}" for n in share.nodes if n.local_pods)
-    per_pod = ", ".join(f"{p.name}={_pct(p.share)}" for p in share.pods)
+    idle = [g for g in summary.groups if g.share == 0]
+    histogram = ", ".join(
+        f"{g.first}={g.local_pods}"
+        if g.count == 1
+        else f"{g.count} nodes ({g.first}, …)={g.local_pods} each"
+        for g in summary.groups
+        if g.local_pods
+    )
+    pods = summary.pods
+    per_pod = listed([f"{p.name}={_pct(p.share)}" for p in pods[:SHOWN]], len(pods))
     selector = "{" + ", ".join(f"{k}: {v}" for k, v in svc.selector) + "}"
     yield Finding(
         severity=Severity.WARNING,
         service=svc.key,
         kind="local-uneven",
         title=(
-            f"Local policy: {len(idle)} node(s) get nothing, the busiest pod gets "
-            f"{_pct(share.fairness.max_share)} (fair: {_pct(share.fairness.fair_share)})"
+            f"Local policy: {sum(g.count for g in idle)} node(s) get nothing, the busiest pod "
+            f"gets {_pct(fairness.max_share)} (fair: {_pct(fairness.fair_share)})"
         ),
         evidence=(
             (_POLICY, "Local"),
             ("EndpointSlice endpoints[].nodeName (ready pods per node)", histogram),
             ("predicted share per pod", per_pod),
-            ("nodes that get no traffic", ", ".join(idle) or "none"),
+            ("nodes that get no traffic", group_names(idle) or "none"),
         ),
         explanation=(
             "Under Local the load balancer health-checks each node's healthCheckNodePort, which "
@@ -145,24 +161,22 @@ def _health_port_fix(ctx: ServiceContext, source: str | None) -> str:
 
 def check_cluster_node_addresses(ctx: ServiceContext) -> Iterator[Finding]:
     """Cluster policy through a passthrough LB: the app logs node addresses (KP §4.2)."""
-    trace, svc = ctx.trace, ctx.service
-    if trace is None or svc.external_traffic_policy is not TrafficPolicy.CLUSTER:
+    svc = ctx.service
+    if ctx.summary is None or svc.external_traffic_policy is not TrafficPolicy.CLUSTER:
         return
     if ctx.inference.replacement is not None:
         return  # Cilium / Calico eBPF: their own checks (ecosystem §1.6, §1.7)
-    client = next((o.client for o in trace.outcomes), None)
-    delivered = [o for o in trace.outcomes if o.delivered and o.client == client]
-    delivered = [o for o in delivered if o.hops]
-    lost = sum((o.probability for o in delivered if o.pod_peer != o.hops[0].peer), Fraction(0))
+    others = not_the_client(ctx.summary)
+    lost = sum((s.probability for s in others), Fraction(0))
     if lost == 0:
         return
-    peers = sorted(str(p) for p in {o.pod_peer for o in delivered if o.pod_peer != o.hops[0].peer})
+    peers = "; ".join(seen_text(s) for s in others[:SHOWN])
     yield Finding(
         severity=Severity.WARNING,
         service=svc.key,
         kind="cluster-node-addresses",
         title=f"Cluster policy: the app sees a node address for {_pct(lost)} of connections",
-        evidence=((_POLICY, "Cluster"), ("predicted pod peers", ", ".join(peers))),
+        evidence=((_POLICY, "Cluster"), ("predicted pod peers", peers)),
         explanation=(
             "With externalTrafficPolicy Cluster kube-proxy masquerades external traffic it "
             "forwards (KP §4.2), so the pod's TCP peer is a node address, not the client."
@@ -232,8 +246,8 @@ def check_metallb_l2_local(ctx: ServiceContext) -> Iterator[Finding]:
     bgp = [a for a in extras.advertisements if a.kind == "BGPAdvertisement"]
     if not svc.external_policy_local or not l2 or bgp:
         return
-    local = ctx.share.nodes if ctx.share is not None else ()
-    with_pods = [n.name for n in local if n.local_pods]
+    groups = ctx.summary.groups if ctx.summary is not None else ()
+    with_pods = group_names(g for g in groups if g.local_pods)
     yield Finding(
         severity=Severity.WARNING,
         service=svc.key,
@@ -242,7 +256,7 @@ def check_metallb_l2_local(ctx: ServiceContext) -> Iterator[Finding]:
         evidence=(
             ("L2Advertisement", ", ".join(f"{a.namespace}/{a.name}" for a in l2)),
             (_POLICY, "Local"),
-            ("nodes with ready endpoints", ", ".join(with_pods) or "none"),
+            ("nodes with ready endpoints", with_pods or "none"),
         ),
         explanation=(
             "In layer 2 mode one elected node answers ARP/NDP for the VIP (ecosystem §1.5); "
@@ -321,7 +335,8 @@ def check_slow_health_check(ctx: ServiceContext) -> Iterator[Finding]:
         return
     # Only a node whose last local pod terminates turns unhealthy (KP §13); with two or more
     # the others keep serving while one drains.
-    alone = [n.name for n in ctx.share.nodes if n.local_pods == 1] if ctx.share else []
+    groups = ctx.summary.groups if ctx.summary is not None else ()
+    alone = group_names(g for g in groups if g.local_pods == 1)
     if not alone:
         return
     hc = lb.health_check
@@ -342,7 +357,7 @@ def check_slow_health_check(ctx: ServiceContext) -> Iterator[Finding]:
             ),
             evidence=(
                 (_POLICY, "Local"),
-                ("nodes whose only ready endpoint is one pod", ", ".join(alone)),
+                ("nodes whose only ready endpoint is one pod", alone),
                 ("health check interval × unhealthy threshold", f"{detection:g}s"),
                 ("preStop sleep", f"{pre_stop:g}s"),
                 (

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from srcip.doctor.infer import Inference, IngressController, config_map_data
 from srcip.doctor.snapshot import Snapshot
+from srcip.model.grouped import GroupedService, NodeGroup, Seen, SeenKind
 from srcip.model.loadbalancer import EffectiveLoadBalancer
 from srcip.model.objects import Service
-from srcip.model.share import ServiceShare
-from srcip.model.trace import ServiceTrace
 
-__all__ = ["ServiceContext", "controller_config", "controller_of", "selects"]
+__all__ = [
+    "ServiceContext",
+    "controller_config",
+    "controller_of",
+    "group_names",
+    "listed",
+    "not_the_client",
+    "seen_text",
+    "selects",
+]
+
+#: How many node names a finding or the text report lists before it says "and N more".
+SHOWN = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,8 +34,7 @@ class ServiceContext:
     inference: Inference
     service: Service
     lb: EffectiveLoadBalancer | None
-    share: ServiceShare | None
-    trace: ServiceTrace | None
+    summary: GroupedService | None  # the model's prediction per node group
 
 
 def selects(service: Service, labels: tuple[tuple[str, str], ...]) -> bool:
@@ -49,3 +60,41 @@ def controller_config(ctx: ServiceContext, controller: IngressController) -> dic
     if controller.config_map is None:
         return {}
     return config_map_data(ctx.snapshot, controller.config_map) or {}
+
+
+def listed(names: Sequence[str], total: int | None = None) -> str:
+    """``names`` joined, the first :data:`SHOWN` only, with how many more there are."""
+    count = len(names) if total is None else total
+    shown = ", ".join(names[:SHOWN])
+    return f"{shown}, … ({count} in all)" if count > SHOWN else shown
+
+
+def group_names(groups: Iterable[NodeGroup]) -> str:
+    """The members of ``groups``, listed (:func:`listed`)."""
+    chosen = list(groups)
+    names: list[str] = []
+    for group in chosen:
+        if len(names) >= SHOWN:
+            break
+        names.extend(group.some(SHOWN - len(names)))
+    return listed(names, sum(g.count for g in chosen))
+
+
+def seen_text(seen: Seen) -> str:
+    """An address at the pod or the app in words: whose it is, and for how many nodes."""
+    if seen.kind is SeenKind.CLIENT:
+        return f"{seen.address} (the client)"
+    group = seen.group
+    if group is None:
+        return str(seen.address)
+    own = "own address" if seen.kind is SeenKind.NODE else "pod-network gateway"
+    if group.count == 1:
+        return f"{seen.address} ({group.first}'s {own})"
+    return f"each node's {own} ({group.count} nodes: {group.first} {seen.address}, …)"
+
+
+def not_the_client(summary: GroupedService | None) -> tuple[Seen, ...]:
+    """What the pods see instead of the client, where they do not see the client."""
+    if summary is None:
+        return ()
+    return tuple(s for s in summary.pod_sees if s.kind is not SeenKind.CLIENT)

@@ -1,20 +1,17 @@
 """``diagnose``: the model's prediction and the findings for every external Service.
 
-The cluster index is built once and shared by ``trace``, ``share`` and ``health_report``,
-which each walk every externally reachable Service in one call (not one call per Service,
-which would rebuild their lookup tables each time). Per Service the doctor reports the
-predicted path (:func:`srcip.model.trace.trace`), the address the pods see (the trace's
-outcomes for the default client), the split per node and per pod
-(:func:`srcip.model.share.share`), what kube-proxy's health-check server answers
-(:mod:`srcip.model.healthreport`), and the findings of :mod:`srcip.doctor.checks`.
+The cluster index is built once; :func:`srcip.model.grouped.summarize` walks every
+externally reachable Service in one call, per group of nodes that behave alike for it (so a
+5,000-node cluster costs a few walks per Service, not 5,000). Per Service the doctor
+reports the load balancer's probe and split per node group, the share per pod, the address
+the pods see and the client the app resolves (for the default client), one predicted path,
+and the findings of :mod:`srcip.doctor.checks`. Every figure equals what ``srcip trace`` and
+``srcip share`` give node by node.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from fractions import Fraction
 
 from srcip.doctor.checks import CLUSTER_CHECKS, SERVICE_CHECKS
 from srcip.doctor.context import ServiceContext
@@ -22,17 +19,13 @@ from srcip.doctor.findings import Finding, Severity, at_or_above
 from srcip.doctor.infer import Inference, infer, provider_of
 from srcip.doctor.snapshot import Snapshot
 from srcip.errors import UsageError
+from srcip.manifests import collector_paused
 from srcip.model.enums import ServiceType
-from srcip.model.healthreport import ServiceHealth, health_report
+from srcip.model.grouped import GroupedService, summarize
 from srcip.model.index import build_index
 from srcip.model.objects import Service
-from srcip.model.share import ServiceShare, share
-from srcip.model.trace import ServiceTrace, trace
 
 __all__ = ["Diagnosis", "ServiceDiagnosis", "diagnose"]
-
-# The proxy-health state is "synced at now", so the answers do not depend on the date.
-_REFERENCE_NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,11 +35,7 @@ class ServiceDiagnosis:
     service: Service
     provider: str | None
     provider_source: str
-    trace: ServiceTrace | None
-    share: ServiceShare | None
-    health: ServiceHealth | None
-    pod_sees: tuple[tuple[str, Fraction], ...]  # pod's TCP peer → probability (default client)
-    app_sees: tuple[tuple[str, Fraction], ...]  # the app's resolved client → probability
+    summary: GroupedService | None  # None: the Service has no port
     findings: tuple[Finding, ...]
 
 
@@ -84,24 +73,11 @@ def _wanted(snapshot: Snapshot, namespace: str | None, service: str | None) -> l
     return [s for s in external if namespace is None or s.namespace == namespace]
 
 
-def _distribution(trace_: ServiceTrace, *, app: bool) -> tuple[tuple[str, Fraction], ...]:
-    first = next((o.client for o in trace_.outcomes), None)
-    totals: dict[object, Fraction] = defaultdict(Fraction)  # summed before str(): it is slow
-    for outcome in trace_.outcomes:
-        if outcome.client != first or not outcome.delivered:
-            continue
-        seen = outcome.app_client_ip if app else outcome.pod_peer
-        totals[seen] += outcome.probability
-    named = ((str(address), share) for address, share in totals.items())
-    return tuple(sorted(named, key=lambda item: (-item[1], item[0])))
-
-
 def diagnose(
     snapshot: Snapshot,
     *,
     namespace: str | None = None,
     service: str | None = None,
-    now: datetime = _REFERENCE_NOW,
 ) -> Diagnosis:
     """Diagnose every externally reachable Service of ``snapshot`` (or one, or a namespace).
 
@@ -110,18 +86,14 @@ def diagnose(
     cluster = snapshot.cluster
     inference = infer(snapshot)
     wanted = _wanted(snapshot, namespace, service)
-    index = build_index(cluster)
-    one = wanted[0].key if service is not None else None
-    traces: dict[str, ServiceTrace] = {}
-    shares: dict[str, ServiceShare] = {}
-    if wanted and all(s.ports for s in wanted):
-        traces = {t.service: t for t in trace(cluster, service=one, index=index).services}
-        shares = {s.name: s for s in share(cluster, service=one, index=index).services}
-    health = {h.key: h for h in health_report(index, now=now).services}
+    with_ports = [svc for svc in wanted if svc.ports]
+    with collector_paused():
+        index = build_index(cluster)
+        summaries = {g.service: g for g in summarize(cluster, services=with_ports, index=index)}
     findings = [f for check in CLUSTER_CHECKS for f in check(snapshot, inference)]
     results = []
     for svc in wanted:
-        result = _diagnose_one(snapshot, inference, svc, traces, shares, health)
+        result = _diagnose_one(snapshot, inference, svc, summaries.get(svc.key))
         findings.extend(result.findings)
         results.append(result)
     return Diagnosis(
@@ -137,28 +109,20 @@ def _diagnose_one(
     snapshot: Snapshot,
     inference: Inference,
     svc: Service,
-    traces: dict[str, ServiceTrace],
-    shares: dict[str, ServiceShare],
-    health: dict[str, ServiceHealth],
+    summary: GroupedService | None,
 ) -> ServiceDiagnosis:
-    traced = traces.get(svc.key)
     ctx = ServiceContext(
         snapshot=snapshot,
         inference=inference,
         service=svc,
-        lb=traced.load_balancer if traced is not None else None,
-        share=shares.get(svc.key),
-        trace=traced,
+        lb=summary.load_balancer if summary is not None else None,
+        summary=summary,
     )
     provider, why = provider_of(snapshot, svc)
     return ServiceDiagnosis(
         service=svc,
         provider=provider,
         provider_source=why,
-        trace=traced,
-        share=ctx.share,
-        health=health.get(svc.key),
-        pod_sees=_distribution(traced, app=False) if traced is not None else (),
-        app_sees=_distribution(traced, app=True) if traced is not None else (),
+        summary=summary,
         findings=tuple(f for check in SERVICE_CHECKS for f in check(ctx)),
     )

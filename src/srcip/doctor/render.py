@@ -11,52 +11,78 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from srcip.doctor.context import SHOWN, group_names, listed, seen_text
 from srcip.doctor.diagnose import Diagnosis, ServiceDiagnosis
 from srcip.doctor.findings import Finding, Severity
+from srcip.model.grouped import GroupedService, NodeGroup, Seen
 from srcip.model.healthcheck import JSONValue
-from srcip.model.trace import Outcome
 
 __all__ = ["diagnosis_json", "print_diagnosis"]
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+JSON_NODES = 20  # a node group lists this many names in JSON, then only the count
 
 
 def _pct(value: Fraction) -> str:
     return f"{float(value) * 100:.1f}%"
 
 
-def _likeliest(item: ServiceDiagnosis) -> Outcome | None:
-    if item.trace is None:
-        return None
-    delivered = [o for o in item.trace.outcomes if o.delivered]
-    return max(delivered, key=lambda o: o.probability, default=None)
+def _seen_json(seen: Seen, groups: dict[int, int]) -> dict[str, JSONValue]:
+    """``group``: the index in ``nodeGroups`` of the nodes that each see their own address."""
+    return {
+        "kind": str(seen.kind),
+        "address": str(seen.address),
+        "share": str(seen.probability),
+        "group": groups[id(seen.group)] if seen.group is not None else None,
+        "text": seen_text(seen),
+    }
 
 
-def _service_json(item: ServiceDiagnosis, nodes: tuple[str, ...]) -> dict[str, JSONValue]:
-    svc = item.service
-    path = _likeliest(item)
-    share = item.share
+def _names(group: NodeGroup) -> JSONValue:
+    """Every member's name, or the first :data:`JSON_NODES` and how many in all."""
+    if group.count <= JSON_NODES:
+        return list(group.some(group.count))
+    return {"first": list(group.some(JSON_NODES)), "count": group.count}
+
+
+def _group_json(group: NodeGroup) -> dict[str, JSONValue]:
+    return {
+        "nodes": _names(group),
+        "count": group.count,
+        "shareEach": str(group.share),
+        "healthy": group.healthy,
+        "health": group.health,
+        "localPods": group.local_pods,
+    }
+
+
+def _service_json(item: ServiceDiagnosis) -> dict[str, JSONValue]:
+    svc, summary = item.service, item.summary
+    groups = {id(g): i for i, g in enumerate(summary.groups)} if summary else {}
     return {
         "service": svc.key,
         "type": svc.type.value,
         "externalTrafficPolicy": svc.external_traffic_policy.value,
         "provider": item.provider,
         "providerSource": item.provider_source,
-        "podSees": [{"address": a, "share": str(p)} for a, p in item.pod_sees],
-        "appSees": [{"address": a, "share": str(p)} for a, p in item.app_sees],
+        "podSees": [_seen_json(s, groups) for s in summary.pod_sees] if summary else [],
+        "appSees": [_seen_json(s, groups) for s in summary.app_sees] if summary else [],
         "path": [
             {"hop": h.name, "kind": h.kind, "peer": str(h.peer), "local": str(h.local)}
-            for h in (path.hops if path is not None else ())
+            for h in (summary.path if summary else ())
         ],
-        "nodes": [
-            {"name": n.name, "share": str(n.share), "healthy": n.healthy, "localPods": n.local_pods}
-            for n in (share.nodes if share is not None else ())
-        ],
+        "nodeGroups": [_group_json(g) for g in summary.groups] if summary else [],
         "pods": [
             {"name": p.name, "node": p.node, "share": str(p.share)}
-            for p in (share.pods if share is not None else ())
+            for p in (summary.pods if summary else ())
         ],
-        "health": item.health.to_json(nodes) if item.health is not None else None,
+        "lost": {
+            "beforePods": str(summary.dropped),
+            "networkPolicy": str(summary.denied),
+            "refusedByApp": str(summary.refused),
+        }
+        if summary
+        else None,
         "findings": [f.to_json() for f in item.findings],
     }
 
@@ -67,7 +93,7 @@ def diagnosis_json(result: Diagnosis) -> dict[str, JSONValue]:
         "inferred": [
             {"name": f.name, "value": f.value, "source": f.source} for f in result.inference.facts
         ],
-        "services": [_service_json(s, result.nodes) for s in result.services],
+        "services": [_service_json(s) for s in result.services],
         "findings": [f.to_json() for f in result.findings],
         "summary": {
             str(level): sum(1 for f in result.findings if f.severity is level) for level in Severity
@@ -99,33 +125,47 @@ def print_diagnosis(console: Console, result: Diagnosis, *, verbose: bool = Fals
 
 
 def _print_service(console: Console, item: ServiceDiagnosis) -> None:
-    svc = item.service
+    svc, summary = item.service, item.summary
     console.rule(
         f"[bold]{escape(svc.key)}[/bold] ({svc.type.value}, {svc.external_traffic_policy})"
     )
     console.print(
         f"provider: {item.provider or 'generic'} [dim]({escape(item.provider_source)})[/dim]"
     )
-    path = _likeliest(item)
-    if path is not None:
-        hops = " → ".join(f"{h.name} (peer {h.peer})" for h in path.hops)
-        console.print(f"likeliest path: {escape(hops)}")
-    seen = ", ".join(f"{a} {_pct(p)}" for a, p in item.pod_sees) or "nothing delivered"
-    console.print(f"the pods see: {seen}")
-    app = ", ".join(f"{a} {_pct(p)}" for a, p in item.app_sees) or "nothing delivered"
-    console.print(f"the app resolves: {app}")
-    if item.share is not None and item.share.nodes:
-        table = Table(show_header=True)
-        for column in ("node", "share", "LB health", "ready pods"):
-            table.add_column(column)
-        for node in item.share.nodes:
-            health = "pass" if node.healthy else "[red]fail[/red]"
-            table.add_row(node.name, _pct(node.share), health, str(node.local_pods))
-        console.print(table)
-        pods = ", ".join(f"{p.name} {_pct(p.share)}" for p in item.share.pods)
-        console.print(f"per pod: {escape(pods) or 'none'}")
+    if summary is not None:
+        _print_summary(console, summary)
     for finding in item.findings:
         _print_finding(console, finding)
+
+
+def _print_summary(console: Console, summary: GroupedService) -> None:
+    if summary.path:
+        hops = " → ".join(f"{h.name} (peer {h.peer})" for h in summary.path)
+        console.print(f"a predicted path: {escape(hops)}")
+    seen = "; ".join(f"{seen_text(s)} {_pct(s.probability)}" for s in summary.pod_sees)
+    console.print(f"the pods see: {escape(seen) or 'nothing delivered'}")
+    app = "; ".join(f"{seen_text(s)} {_pct(s.probability)}" for s in summary.app_sees)
+    console.print(f"the app resolves: {escape(app) or 'nothing delivered'}")
+    lost = [
+        (summary.dropped, "lost before the pods"),
+        (summary.denied, "dropped by a NetworkPolicy"),
+        (summary.refused, "refused by the app"),
+    ]
+    for part, what in lost:
+        if part:
+            console.print(f"[red]{_pct(part)} {what}[/red]")
+    if summary.groups:
+        table = Table(show_header=True)
+        for column in ("nodes", "share each", "LB health", "ready pods each"):
+            table.add_column(column)
+        for group in summary.groups:
+            health = "pass" if group.healthy else "[red]fail[/red]"
+            names = escape(group_names((group,)))
+            table.add_row(names, _pct(group.share), health, str(group.local_pods))
+        console.print(table)
+    pods = summary.pods
+    shown = listed([f"{p.name} {_pct(p.share)}" for p in pods[:SHOWN]], len(pods))
+    console.print(f"per pod: {escape(shown) or 'none'}")
 
 
 def _print_finding(console: Console, finding: Finding) -> None:

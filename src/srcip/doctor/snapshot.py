@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srcip.errors import Where
-from srcip.manifests import convert_documents
+from srcip.manifests import collector_paused, convert_documents
 from srcip.manifests.documents import Document, expand_document
 from srcip.model.objects import Cluster
 
@@ -129,12 +129,13 @@ class Snapshot:
 def load_snapshot(docs: Iterable[tuple[Where, object]]) -> Snapshot:
     """The :class:`Snapshot` of located documents (a dump, or the live reader's objects)."""
     reader = _Reader()
-    located = [(where, reader.rewrite(value)) for where, value in docs]
-    cluster = convert_documents(located)
-    for where, value in located:
-        if value is not None:
-            for doc in expand_document(where, value):
-                reader.add(doc)
+    with collector_paused():
+        located = [(where, reader.rewrite(value)) for where, value in docs]
+        cluster = convert_documents(located)
+        for where, value in located:
+            if value is not None:
+                for doc in expand_document(where, value):
+                    reader.add(doc)
     return Snapshot(cluster=cluster, extras=reader.extras(), notes=tuple(reader.notes))
 
 

@@ -15,6 +15,6 @@ Only this package imports lightkube's generated models (used as schemas) and YAM
 from __future__ import annotations
 
 from srcip.manifests.convert import convert_documents
-from srcip.manifests.loader import load_cluster, read_documents
+from srcip.manifests.loader import collector_paused, load_cluster, read_documents
 
-__all__ = ["convert_documents", "load_cluster", "read_documents"]
+__all__ = ["collector_paused", "convert_documents", "load_cluster", "read_documents"]

@@ -19,7 +19,7 @@ from srcip.manifests.convert import convert_documents
 from srcip.manifests.documents import parse_stream
 from srcip.model.objects import Cluster
 
-__all__ = ["STDIN", "load_cluster", "read_documents"]
+__all__ = ["STDIN", "collector_paused", "load_cluster", "read_documents"]
 
 STDIN = "-"
 
@@ -31,12 +31,17 @@ def load_cluster(
 
     ``default_scenario``: see :func:`srcip.manifests.convert.convert_documents`.
     """
-    with _collector_paused():
+    with collector_paused():
         return convert_documents(read_documents(paths), default_scenario=default_scenario)
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a large input is read and worked on.
+
+    Hundreds of thousands of long-lived objects make each collection scan them all again,
+    for nothing: the model builds no reference cycles to free.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -13,6 +13,7 @@ from rich.console import Console
 from srcip.doctor import Severity, diagnose, diagnosis_json, load_snapshot, print_diagnosis
 from srcip.errors import UsageError
 from srcip.manifests import read_documents
+from srcip.model.grouped import SeenKind
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -41,19 +42,32 @@ def test_namespace_and_service_filters() -> None:
 
 
 def test_prediction_per_service() -> None:
-    """Local on GKE: pods see the client; node and pod shares come from the model."""
+    """Local on GKE: pods see the client; node groups and pod shares come from the model."""
     snapshot = load_snapshot(read_documents([FIXTURES / f"{n}.yaml" for n in UNEVEN[:3]]))
     (item,) = diagnose(snapshot).services
     assert item.provider == "gke"
-    assert item.pod_sees == (("203.0.113.7", Fraction(1)),)
-    assert item.share is not None
-    assert [(n.name, n.share) for n in item.share.nodes] == [
-        ("node-1", Fraction(1, 2)),
-        ("node-2", Fraction(1, 2)),
-        ("node-3", Fraction(0)),
+    summary = item.summary
+    assert summary is not None
+    assert [(s.kind, str(s.address), s.probability) for s in summary.pod_sees] == [
+        (SeenKind.CLIENT, "203.0.113.7", Fraction(1))
     ]
-    assert item.health is not None
-    assert item.health.health_check_node_port == 31234
+    assert [(g.nodes, g.share, g.healthy, g.local_pods) for g in summary.groups] == [
+        (("node-1",), Fraction(1, 2), True, 2),
+        (("node-2",), Fraction(1, 2), True, 1),
+        (("node-3",), Fraction(0), False, 0),
+    ]
+    assert summary.groups[2].health == "kube-proxy healthCheckNodePort :31234 answers 503"
+
+
+def test_alike_nodes_are_one_group() -> None:
+    """Cluster on GKE: the nodes without a pod in one zone form one group in the report."""
+    files = ("nodes-gke", "app-web-spread", "svc-web-gke-cluster")
+    snapshot = load_snapshot(read_documents([FIXTURES / f"{n}.yaml" for n in files]))
+    (item,) = diagnose(snapshot).services
+    assert item.summary is not None
+    total = sum((g.share * g.count for g in item.summary.groups), Fraction(0))
+    assert total == 1
+    assert sum(g.count for g in item.summary.groups) == len(snapshot.cluster.nodes)
 
 
 def test_json_keys_and_exact_shares() -> None:
@@ -63,7 +77,9 @@ def test_json_keys_and_exact_shares() -> None:
     json.dumps(data)  # plain data only
     assert set(data) == {"inferred", "services", "findings", "summary", "notes"}
     (service,) = data["services"]  # type: ignore[misc]
-    assert set(service) >= {"service", "podSees", "appSees", "path", "nodes", "pods", "health"}
+    assert set(service) >= {"service", "podSees", "appSees", "path", "nodeGroups", "pods", "lost"}
+    assert service["nodeGroups"][2]["nodes"] == ["node-3"]
+    assert service["podSees"][0]["kind"] == "client"
     assert service["pods"][2] == {"name": "web-7d4b9c-3", "node": "node-2", "share": "1/2"}
     assert data["summary"] == {"info": 0, "warning": 1, "error": 0}
 
