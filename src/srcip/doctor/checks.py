@@ -16,6 +16,17 @@ from srcip.doctor.checks_dataplane import (
     check_netpol_ipblock,
     check_sidecar,
 )
+from srcip.doctor.checks_ecosystem import (
+    check_auth_url_same_host,
+    check_aws_nlb_hairpin,
+    check_aws_preserve_client_ip_sg,
+    check_nlb_tcp_health_check_proxy,
+)
+from srcip.doctor.checks_ecosystem2 import (
+    check_cni_masquerade_local,
+    check_no_health_check_server,
+    check_old_cilium_local,
+)
 from srcip.doctor.checks_path import (
     check_aws_ip_targets,
     check_azure_probe,
@@ -63,5 +74,12 @@ SERVICE_CHECKS: tuple[ServiceCheck, ...] = (
     check_cilium_snat,
     check_k3s_servicelb,
     check_netpol_ipblock,
+    check_nlb_tcp_health_check_proxy,
+    check_auth_url_same_host,
+    check_cni_masquerade_local,
+    check_no_health_check_server,
+    check_old_cilium_local,
+    check_aws_nlb_hairpin,
+    check_aws_preserve_client_ip_sg,
 )
 CLUSTER_CHECKS: tuple[ClusterCheck, ...] = (check_double_health_check,)

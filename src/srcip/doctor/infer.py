@@ -82,6 +82,7 @@ class Inference:
     cilium_lb_mode: str | None  # snat | dsr | hybrid | annotation (Cilium KPR only)
     ingress_controllers: tuple[IngressController, ...]
     sidecars: tuple[Sidecar, ...]
+    daemonsets: tuple[PodOwner, ...] = ()  # CNI and service-proxy agents, read once per snapshot
 
 
 def config_map_data(snapshot: Snapshot, key: str) -> dict[str, str] | None:
@@ -137,6 +138,7 @@ def infer(snapshot: Snapshot) -> Inference:
         cilium_lb_mode=lb_mode,
         ingress_controllers=controllers,
         sidecars=sidecars,
+        daemonsets=tuple(o for o in owners if o.kind == "DaemonSet"),
     )
 
 
