@@ -14,7 +14,7 @@ import click
 from srcip.cli.common import OUTPUT, VERBOSE, emit_json, make_console, reports_errors
 from srcip.doctor import Severity, diagnose, diagnosis_json, load_snapshot, print_diagnosis
 from srcip.errors import UsageError, Where
-from srcip.manifests import read_documents
+from srcip.manifests import collector_paused, read_documents
 
 __all__ = ["doctor"]
 
@@ -106,17 +106,19 @@ def doctor(
     """
     if namespace is not None and all_namespaces:
         raise UsageError("-n/--namespace and -A/--all-namespaces exclude each other. Fix: pick one")
-    docs = _documents(
-        files,
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-    )
-    result = diagnose(load_snapshot(docs), namespace=namespace, service=_service_name(target))
-    if output == "json":
-        emit_json(diagnosis_json(result))
-    else:
-        print_diagnosis(make_console(), result, verbose=verbose)
+    with collector_paused():  # a large cluster is many long-lived objects and no cycles
+        docs = _documents(
+            files,
+            kubeconfig=kubeconfig,
+            context=context,
+            namespace=namespace,
+            all_namespaces=all_namespaces,
+        )
+        snapshot = load_snapshot(docs)
+        result = diagnose(snapshot, namespace=namespace, service=_service_name(target))
+        if output == "json":
+            emit_json(diagnosis_json(result))
+        else:
+            print_diagnosis(make_console(), result, verbose=verbose)
     if fail_on is not None and result.has_finding_at(Severity(fail_on)):
         sys.exit(1)

@@ -90,12 +90,12 @@ def diagnose(
     with collector_paused():
         index = build_index(cluster)
         summaries = {g.service: g for g in summarize(cluster, services=with_ports, index=index)}
-    findings = [f for check in CLUSTER_CHECKS for f in check(snapshot, inference)]
-    results = []
-    for svc in wanted:
-        result = _diagnose_one(snapshot, inference, svc, summaries.get(svc.key))
-        findings.extend(result.findings)
-        results.append(result)
+        findings = [f for check in CLUSTER_CHECKS for f in check(snapshot, inference)]
+        results = []
+        for svc in wanted:
+            result = _diagnose_one(snapshot, inference, svc, summaries.get(svc.key))
+            findings.extend(result.findings)
+            results.append(result)
     return Diagnosis(
         inference=inference,
         services=tuple(results),

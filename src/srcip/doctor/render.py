@@ -115,10 +115,13 @@ def print_diagnosis(console: Console, result: Diagnosis, *, verbose: bool = Fals
     for item in result.services:
         _print_service(console, item)
     if not result.services:
-        console.print("No LoadBalancer or NodePort Service in the input.")
+        console.print("No LoadBalancer or NodePort Service in the input.", highlight=False)
     errors = sum(1 for f in result.findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in result.findings if f.severity is Severity.WARNING)
-    console.print(f"\n{len(result.services)} Service(s): {errors} error(s), {warnings} warning(s)")
+    console.print(
+        f"\n{len(result.services)} Service(s): {errors} error(s), {warnings} warning(s)",
+        highlight=False,
+    )
     if verbose:
         for note in result.notes:
             console.print(f"[dim]note:[/dim] {escape(note)}", highlight=False)
@@ -130,7 +133,8 @@ def _print_service(console: Console, item: ServiceDiagnosis) -> None:
         f"[bold]{escape(svc.key)}[/bold] ({svc.type.value}, {svc.external_traffic_policy})"
     )
     console.print(
-        f"provider: {item.provider or 'generic'} [dim]({escape(item.provider_source)})[/dim]"
+        f"provider: {item.provider or 'generic'} [dim]({escape(item.provider_source)})[/dim]",
+        highlight=False,
     )
     if summary is not None:
         _print_summary(console, summary)
@@ -141,11 +145,11 @@ def _print_service(console: Console, item: ServiceDiagnosis) -> None:
 def _print_summary(console: Console, summary: GroupedService) -> None:
     if summary.path:
         hops = " → ".join(f"{h.name} (peer {h.peer})" for h in summary.path)
-        console.print(f"a predicted path: {escape(hops)}")
+        console.print(f"a predicted path: {escape(hops)}", highlight=False)
     seen = "; ".join(f"{seen_text(s)} {_pct(s.probability)}" for s in summary.pod_sees)
-    console.print(f"the pods see: {escape(seen) or 'nothing delivered'}")
+    console.print(f"the pods see: {escape(seen) or 'nothing delivered'}", highlight=False)
     app = "; ".join(f"{seen_text(s)} {_pct(s.probability)}" for s in summary.app_sees)
-    console.print(f"the app resolves: {escape(app) or 'nothing delivered'}")
+    console.print(f"the app resolves: {escape(app) or 'nothing delivered'}", highlight=False)
     lost = [
         (summary.dropped, "lost before the pods"),
         (summary.denied, "dropped by a NetworkPolicy"),
@@ -153,24 +157,42 @@ def _print_summary(console: Console, summary: GroupedService) -> None:
     ]
     for part, what in lost:
         if part:
-            console.print(f"[red]{_pct(part)} {what}[/red]")
+            console.print(f"[red]{_pct(part)} {what}[/red]", highlight=False)
     if summary.groups:
-        table = Table(show_header=True)
-        for column in ("nodes", "share each", "LB health", "ready pods each"):
-            table.add_column(column)
-        for group in summary.groups:
-            health = "pass" if group.healthy else "[red]fail[/red]"
-            names = escape(group_names((group,)))
-            table.add_row(names, _pct(group.share), health, str(group.local_pods))
-        console.print(table)
+        _print_groups(console, summary.groups)
     pods = summary.pods
     shown = listed([f"{p.name} {_pct(p.share)}" for p in pods[:SHOWN]], len(pods))
-    console.print(f"per pod: {escape(shown) or 'none'}")
+    console.print(f"per pod: {escape(shown) or 'none'}", highlight=False)
+
+
+def _print_groups(console: Console, groups: tuple[NodeGroup, ...]) -> None:
+    """The node groups as aligned plain lines (a rich Table per Service is too slow for
+    thousands of Services); a failing probe is red."""
+    rows = [("nodes", "share each", "LB health", "ready pods each")]
+    rows += [
+        (
+            group_names((g,)),
+            _pct(g.share),
+            "pass" if g.healthy else "fail",
+            str(g.local_pods),
+        )
+        for g in groups
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for number, row in enumerate(rows):
+        line = "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        line += "  " + row[3]
+        failing = number > 0 and row[2] == "fail"
+        console.out(
+            line, style="red" if failing else ("bold" if number == 0 else None), highlight=False
+        )
 
 
 def _print_finding(console: Console, finding: Finding) -> None:
     style = _STYLE[finding.severity]
-    console.print(f"\n[{style}]{finding.severity.upper()}[/{style}] {escape(finding.title)}")
+    console.print(
+        f"\n[{style}]{finding.severity.upper()}[/{style}] {escape(finding.title)}", highlight=False
+    )
     for field, value in finding.evidence:
         console.print(f"  [dim]{escape(field)}:[/dim] {escape(value)}", highlight=False)
     console.print(f"  why: {escape(finding.explanation)}", highlight=False)
