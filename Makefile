@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/echo.py
 	$(BIN)/python bench/share.py
 	$(BIN)/python bench/lab.py
+	$(BIN)/python bench/doctor.py
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -29,19 +29,14 @@ import argparse
 import gc
 import importlib
 import json
-import math
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 # `make bench` runs this file by path, which puts bench/ (not the repository) on sys.path.
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,32 +50,26 @@ from bench.generate import (  # noqa: E402
     write_cluster,
     write_packets,
 )
+from bench.harness import (  # noqa: E402
+    Growth,
+    Json,
+    Metric,
+    fmt,
+    parse_scales,
+    peak_rss_mib,
+    pin_one_core,
+    render_growth,
+    render_targets,
+    spawn,
+    table,
+)
 from bench.machine import describe_machine  # noqa: E402
-
-Json = dict[str, Any]
 
 CHILD_TIMEOUT_S = 3600  # per child; the full scale needs about a minute
 HEALTH_NOW = datetime(2026, 11, 21, tzinfo=UTC)
 WARM_PASSES = 3  # best of, as timeit does: the least disturbed run
 QUICK_SCALES = (0.02,)
 QUICK_PACKETS = 2_000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Metric:
-    """One reported figure: its result key, label, target and which direction is better."""
-
-    key: str
-    label: str
-    target: float
-    higher_is_better: bool = False
-    binding: bool = True  # False: shown against the target for information only
-
-    def headroom(self, measured: float) -> float:
-        """× target: ≥ 1 meets the target."""
-        if self.higher_is_better:
-            return measured / self.target
-        return self.target / measured if measured > 0 else math.inf
 
 
 METRICS = (
@@ -103,22 +92,11 @@ METRICS = (
 # --------------------------------------------------------------------------- worker (one scale)
 
 
-def _peak_rss_mib() -> float:
-    """Peak resident set of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _pin_one_core() -> None:
-    """Route on one core, as the target is stated per core."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-
-
 def _measure_load(cluster_path: Path) -> tuple[Any, Json]:
     from srcip.manifests import load_cluster
     from srcip.model.index import build_index
 
-    baseline = _peak_rss_mib()
+    baseline = peak_rss_mib()
     start = time.perf_counter()
     cluster = load_cluster([cluster_path])
     loaded = time.perf_counter()
@@ -128,7 +106,7 @@ def _measure_load(cluster_path: Path) -> tuple[Any, Json]:
         "load_only_s": loaded - start,
         "index_only_s": done - loaded,
         "load_s": done - start,
-        "rss_mib": _peak_rss_mib(),
+        "rss_mib": peak_rss_mib(),
         "rss_baseline_mib": baseline,
     }
     return index, figures
@@ -210,7 +188,7 @@ def _measure_health(index: Any) -> Json:
 
 def run_worker(scale: float, cluster_path: Path, packets_path: Path) -> Json:
     """Measure one scale in this (fresh) process; return the figures."""
-    _pin_one_core()
+    pin_one_core()
     for module in ("srcip.manifests", "srcip.model.kubeproxy", "srcip.model.healthcheck"):
         importlib.import_module(module)  # import time is not load time
 
@@ -219,7 +197,7 @@ def run_worker(scale: float, cluster_path: Path, packets_path: Path) -> Json:
     figures |= _measure_route(index, packets_path)
     gc.collect()
     figures |= _measure_health(index)
-    figures["rss_end_mib"] = _peak_rss_mib()
+    figures["rss_end_mib"] = peak_rss_mib()
     return figures
 
 
@@ -235,23 +213,6 @@ def _generate(scale: float, packets: int, workdir: Path) -> Json:
     return {"cluster": str(cluster_path), "packets": str(packets_path)}
 
 
-def _spawn(*args: str) -> Json:
-    """Run this file with ``args`` in a fresh interpreter; its last stdout line is JSON.
-
-    Generation runs in a child too: Linux carries the peak RSS of the process that execs
-    into the new program's ``ru_maxrss``, so the parent must never grow large itself.
-    """
-    command = [sys.executable, __file__, *args]
-    done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"{' '.join(args)} failed with exit code {done.returncode}")
-    result: Json = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def measure(scales: Iterable[float], packets: int) -> list[Json]:
     """Figures for each scale, each measured in its own subprocess."""
     results = []
@@ -264,23 +225,17 @@ def measure(scales: Iterable[float], packets: int) -> list[Json]:
                 file=sys.stderr,
                 flush=True,
             )
-            paths = _spawn("--generate", str(scale), str(packets), tmp)
-            results.append(_spawn("--worker", str(scale), paths["cluster"], paths["packets"]))
+            paths = spawn(
+                __file__, "--generate", str(scale), str(packets), tmp, timeout=CHILD_TIMEOUT_S
+            )
+            worker = ("--worker", str(scale), paths["cluster"], paths["packets"])
+            results.append(spawn(__file__, *worker, timeout=CHILD_TIMEOUT_S))
             for path in paths.values():
                 Path(path).unlink()
     return results
 
 
 # --------------------------------------------------------------------------- report
-
-
-class Growth(NamedTuple):
-    """A cost whose growth with size is shown, and the exponent the design expects."""
-
-    label: str
-    expected: float
-    why: str
-    cost: Callable[[Json], float]
 
 
 GROWTH = (
@@ -300,28 +255,6 @@ GROWTH = (
 )
 
 
-def _fmt(value: float) -> str:
-    if value >= 1000:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}" if value >= 1 else f"{value:.3g}"
-
-
-def _rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain aligned text table: first column left, the rest right."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
-        ]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
-
-
 def render_sizes(results: Sequence[Json]) -> str:
     """What was measured at each scale, with verdict and status mixes as a sanity check."""
     header = ["scale", "nodes", "Services", "endpoints", "HC Services", "HC answers (200)"]
@@ -331,7 +264,7 @@ def render_sizes(results: Sequence[Json]) -> str:
         counts = (r["nodes"], sizes.services, sizes.endpoints, r["health_services"])
         answers = f"{r['health_answers']:,} ({r['health_ok']:,})"
         rows.append([str(r["scale"]), *(f"{n:,}" for n in counts), answers])
-    return _rows(header, rows)
+    return table(header, rows)
 
 
 def render_verdicts(results: Sequence[Json]) -> str:
@@ -343,7 +276,7 @@ def render_verdicts(results: Sequence[Json]) -> str:
         rows.append(
             [str(r["scale"]), *(f"{100 * r['verdicts'].get(v, 0) / total:.1f}%" for v in names)]
         )
-    return _rows(["scale", *names], rows)
+    return table(["scale", *names], rows)
 
 
 def render_breakdown(results: Sequence[Json]) -> str:
@@ -355,53 +288,7 @@ def render_breakdown(results: Sequence[Json]) -> str:
         "health_rows_s": "read every answer (s)",
     }
     header = ["step", *(f"scale {r['scale']}" for r in results)]
-    return _rows(
-        header, [[label, *(_fmt(r[key]) for r in results)] for key, label in parts.items()]
-    )
-
-
-def _verdict(metric: Metric, result: Json) -> str:
-    """Whether ``result`` meets ``metric``'s target; only judged at scale 1.0."""
-    if result["scale"] != 1.0:
-        return "n/a (not scale 1.0)"
-    if not metric.binding:
-        return "info"
-    return "meets" if metric.headroom(result[metric.key]) >= 1 else "MISSES"
-
-
-def render_targets(results: Sequence[Json]) -> str:
-    """Measured figures per scale beside the targets, with × target ratios."""
-    header = ["metric", "target", *(f"scale {r['scale']}" for r in results), "verdict"]
-    rows = []
-    for metric in METRICS:
-        sign = "≥" if metric.higher_is_better else "≤"
-        cells = [f"{_fmt(r[metric.key])} ({metric.headroom(r[metric.key]):.2f}×)" for r in results]
-        rows.append(
-            [metric.label, f"{sign} {_fmt(metric.target)}", *cells, _verdict(metric, results[-1])]
-        )
-    return _rows(header, rows)
-
-
-def render_growth(results: Sequence[Json]) -> str:
-    """Cost ratio of the largest scale to each smaller one, and its exponent in the size ratio."""
-    top = results[-1]
-    header = [
-        "cost",
-        *(
-            f"{r['scale']}→{top['scale']} (size ×{top['scale'] / r['scale']:.3g})"
-            for r in results[:-1]
-        ),
-        "expected exponent",
-    ]
-    rows = []
-    for growth in GROWTH:
-        cells = []
-        for r in results[:-1]:
-            ratio = growth.cost(top) / growth.cost(r)
-            exponent = math.log(ratio) / math.log(top["scale"] / r["scale"])
-            cells.append(f"×{ratio:.2f} (exp {exponent:.2f})")
-        rows.append([growth.label, *cells, f"{growth.expected}: {growth.why}"])
-    return _rows(header, rows)
+    return table(header, [[label, *(fmt(r[key]) for r in results)] for key, label in parts.items()])
 
 
 def render(results: Sequence[Json], packets: int) -> str:
@@ -415,7 +302,7 @@ def render(results: Sequence[Json], packets: int) -> str:
         "",
         f"Targets (stated for scale 1.0); × target = target ÷ measured for costs, "
         f"measured ÷ target for rates: ≥ 1.00× meets. Route over {packets:,} packets on one core.",
-        render_targets(results),
+        render_targets(results, METRICS),
         "",
         render_breakdown(results),
     ]
@@ -423,26 +310,18 @@ def render(results: Sequence[Json], packets: int) -> str:
         parts += [
             "",
             "Growth with size (exponent = log cost ratio ÷ log size ratio):",
-            render_growth(results),
+            render_growth(results, GROWTH),
         ]
     return "\n".join(parts)
-
-
-def _scales(text: str) -> tuple[float, ...]:
-    """``--scales 0.1,0.5,1.0``, smallest first."""
-    try:
-        scales = tuple(sorted(float(part) for part in text.split(",")))
-        for scale in scales:
-            sizes_for(scale)  # rejects a scale outside (0, 10]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from exc
-    return scales
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="srcip route benchmark (prints ratios to targets)")
     parser.add_argument(
-        "--scales", type=_scales, default="0.1,0.5,1.0", help="comma-separated; 1.0 = 5,000 nodes"
+        "--scales",
+        type=parse_scales,
+        default="0.1,0.5,1.0",
+        help="comma-separated; 1.0 = 5,000 nodes",
     )
     parser.add_argument("--packets", type=int, default=200_000, help="packets routed per pass")
     parser.add_argument(
