@@ -16,6 +16,8 @@ from srcip.doctor.diagnose import Diagnosis, ServiceDiagnosis
 from srcip.doctor.findings import Finding, Severity
 from srcip.model.grouped import GroupedService, NodeGroup, Seen
 from srcip.model.healthcheck import JSONValue
+from srcip.model.loadbalancer import EffectiveLoadBalancer
+from srcip.model.scenario import HealthCheckProtocol, ProxyProtocolVersion
 
 __all__ = ["diagnosis_json", "print_diagnosis"]
 
@@ -56,6 +58,40 @@ def _group_json(group: NodeGroup) -> dict[str, JSONValue]:
     }
 
 
+def _health_check_text(lb: EffectiveLoadBalancer) -> str:
+    """What the load balancer probes, in one line: ``HTTP :31234 /healthz every 8s, ...``."""
+    hc = lb.health_check
+    if not hc.enabled:
+        return "no health check: every target gets traffic"
+    path = f" {hc.path}" if hc.path and hc.protocol is not HealthCheckProtocol.TCP else ""
+    return (
+        f"{hc.protocol.upper()} :{hc.port}{path} ({hc.target}) every {hc.interval_seconds:g}s, "
+        f"down after {hc.unhealthy_threshold} failures"
+    )
+
+
+def _load_balancer_json(lb: EffectiveLoadBalancer) -> dict[str, JSONValue]:
+    hc = lb.health_check
+    return {
+        "provider": lb.provider,
+        "mode": str(lb.mode),
+        "proxyProtocol": str(lb.proxy_protocol),
+        "targets": str(lb.targets),
+        "weighting": str(lb.weighting),
+        "healthCheck": {
+            "enabled": hc.enabled,
+            "protocol": str(hc.protocol),
+            "target": str(hc.target),
+            "port": hc.port,
+            "path": hc.path,
+            "intervalSeconds": hc.interval_seconds,
+            "unhealthyThreshold": hc.unhealthy_threshold,
+            "text": _health_check_text(lb),
+        },
+        "settings": [{"name": s.name, "value": s.value, "source": s.source} for s in lb.settings],
+    }
+
+
 def _service_json(item: ServiceDiagnosis) -> dict[str, JSONValue]:
     svc, summary = item.service, item.summary
     groups = {id(g): i for i, g in enumerate(summary.groups)} if summary else {}
@@ -65,6 +101,9 @@ def _service_json(item: ServiceDiagnosis) -> dict[str, JSONValue]:
         "externalTrafficPolicy": svc.external_traffic_policy.value,
         "provider": item.provider,
         "providerSource": item.provider_source,
+        "loadBalancer": _load_balancer_json(summary.load_balancer)
+        if summary is not None and summary.load_balancer is not None
+        else None,
         "podSees": [_seen_json(s, groups) for s in summary.pod_sees] if summary else [],
         "appSees": [_seen_json(s, groups) for s in summary.app_sees] if summary else [],
         "path": [
@@ -143,6 +182,14 @@ def _print_service(console: Console, item: ServiceDiagnosis) -> None:
 
 
 def _print_summary(console: Console, summary: GroupedService) -> None:
+    lb = summary.load_balancer
+    if lb is not None:
+        pp = "" if lb.proxy_protocol is ProxyProtocolVersion.OFF else f", PROXY {lb.proxy_protocol}"
+        console.print(
+            f"load balancer: {lb.mode}{pp} to {lb.targets} targets; health check: "
+            f"{escape(_health_check_text(lb))}",
+            highlight=False,
+        )
     if summary.path:
         hops = " → ".join(f"{h.name} (peer {h.peer})" for h in summary.path)
         console.print(f"a predicted path: {escape(hops)}", highlight=False)

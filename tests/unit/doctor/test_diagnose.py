@@ -79,6 +79,8 @@ def test_json_keys_and_exact_shares() -> None:
     (service,) = data["services"]  # type: ignore[misc]
     assert set(service) >= {"service", "podSees", "appSees", "path", "nodeGroups", "pods", "lost"}
     assert service["nodeGroups"][2]["nodes"] == ["node-3"]
+    health_check = service["loadBalancer"]["healthCheck"]
+    assert (health_check["target"], health_check["port"]) == ("healthCheckNodePort", 31234)
     assert service["podSees"][0]["kind"] == "client"
     assert service["pods"][2] == {"name": "web-7d4b9c-3", "node": "node-2", "share": "1/2"}
     assert data["summary"] == {"info": 0, "warning": 1, "error": 0}
@@ -91,6 +93,7 @@ def test_text_output() -> None:
     print_diagnosis(Console(file=out, width=200), diagnose(snapshot), verbose=True)
     text = out.getvalue()
     assert "kube-proxy mode" in text
+    assert "health check: HTTP :31234 /healthz (healthCheckNodePort)" in text
     assert "WARNING Local policy: 1 node(s) get nothing" in text
     assert "proxy-real-ip-cidr trusts every address" in text
     assert "2 Service(s): 0 error(s), 3 warning(s)" in text
