@@ -5,7 +5,6 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from srcip.model.loadbalancer import EffectiveLoadBalancer
 from srcip.model.share import ServiceShare, ShareReport
 from srcip.model.timeline import Timeline
 from srcip.model.trace import ServiceTrace, Trace
@@ -35,7 +34,7 @@ def _service_trace(trace: ServiceTrace) -> dict[str, Any]:
         "service": trace.service,
         "backend": trace.backend,
         "policy": trace.policy,
-        "load_balancer": _lb(trace.load_balancer),
+        "load_balancer": trace.load_balancer.to_json() if trace.load_balancer else None,
         "health": [
             {
                 "target": h.target,
@@ -54,35 +53,6 @@ def _service_trace(trace: ServiceTrace) -> dict[str, Any]:
         ],
         "notes": list(trace.notes),
         "outcomes": [_outcome(trace.service, o) for o in trace.outcomes],
-    }
-
-
-def _lb(lb: EffectiveLoadBalancer | None) -> dict[str, Any] | None:
-    if lb is None:
-        return None
-    hc = lb.health_check
-    return {
-        "provider": lb.provider,
-        "mode": str(lb.mode),
-        "proxy_protocol": str(lb.proxy_protocol),
-        "weighting": str(lb.weighting),
-        "targets": str(lb.targets),
-        "preserve_client_ip": lb.preserve_client_ip,
-        "cross_zone": lb.cross_zone,
-        "announcement": str(lb.announcement),
-        "address": str(lb.address),
-        "health_check": {
-            "protocol": str(hc.protocol),
-            "target": str(hc.target),
-            "port": hc.port,
-            "path": hc.path,
-            "interval_seconds": hc.interval_seconds,
-            "timeout_seconds": hc.timeout_seconds,
-            "healthy_threshold": hc.healthy_threshold,
-            "unhealthy_threshold": hc.unhealthy_threshold,
-        },
-        "settings": [{"name": s.name, "value": s.value, "source": s.source} for s in lb.settings],
-        "notes": list(lb.notes),
     }
 
 

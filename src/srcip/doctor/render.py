@@ -70,26 +70,12 @@ def _health_check_text(lb: EffectiveLoadBalancer) -> str:
     )
 
 
-def _load_balancer_json(lb: EffectiveLoadBalancer) -> dict[str, JSONValue]:
-    hc = lb.health_check
-    return {
-        "provider": lb.provider,
-        "mode": str(lb.mode),
-        "proxyProtocol": str(lb.proxy_protocol),
-        "targets": str(lb.targets),
-        "weighting": str(lb.weighting),
-        "healthCheck": {
-            "enabled": hc.enabled,
-            "protocol": str(hc.protocol),
-            "target": str(hc.target),
-            "port": hc.port,
-            "path": hc.path,
-            "intervalSeconds": hc.interval_seconds,
-            "unhealthyThreshold": hc.unhealthy_threshold,
-            "text": _health_check_text(lb),
-        },
-        "settings": [{"name": s.name, "value": s.value, "source": s.source} for s in lb.settings],
-    }
+def _load_balancer_json(summary: GroupedService | None) -> JSONValue:
+    """The effective load balancer (``srcip trace``'s form) and its probe in words."""
+    if summary is None or summary.load_balancer is None:
+        return None
+    lb = summary.load_balancer
+    return {**lb.to_json(), "health_check_text": _health_check_text(lb)}
 
 
 def _service_json(item: ServiceDiagnosis) -> dict[str, JSONValue]:
@@ -101,9 +87,7 @@ def _service_json(item: ServiceDiagnosis) -> dict[str, JSONValue]:
         "externalTrafficPolicy": svc.external_traffic_policy.value,
         "provider": item.provider,
         "providerSource": item.provider_source,
-        "loadBalancer": _load_balancer_json(summary.load_balancer)
-        if summary is not None and summary.load_balancer is not None
-        else None,
+        "loadBalancer": _load_balancer_json(summary),
         "podSees": [_seen_json(s, groups) for s in summary.pod_sees] if summary else [],
         "appSees": [_seen_json(s, groups) for s in summary.app_sees] if summary else [],
         "path": [

@@ -28,6 +28,7 @@ from srcip.model.healthcheck import (
     DEFAULT_PROXIER_FAMILIES,
     WEIGHT_HEADER,
     HealthAnswer,
+    JSONValue,
     ProxyHealthState,
     proxy_health_answers,
     service_health_answer,
@@ -117,6 +118,36 @@ class EffectiveLoadBalancer:
     def setting(self, name: str) -> Setting | None:
         """The :class:`Setting` of field ``name`` (e.g. ``"mode"``), if recorded."""
         return next((s for s in self.settings if s.name == name), None)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Every setting as plain JSON data, with where each came from."""
+        hc = self.health_check
+        return {
+            "provider": self.provider,
+            "mode": str(self.mode),
+            "proxy_protocol": str(self.proxy_protocol),
+            "weighting": str(self.weighting),
+            "targets": str(self.targets),
+            "preserve_client_ip": self.preserve_client_ip,
+            "cross_zone": self.cross_zone,
+            "announcement": str(self.announcement),
+            "address": str(self.address),
+            "health_check": {
+                "enabled": hc.enabled,
+                "protocol": str(hc.protocol),
+                "target": str(hc.target),
+                "port": hc.port,
+                "path": hc.path,
+                "interval_seconds": hc.interval_seconds,
+                "timeout_seconds": hc.timeout_seconds,
+                "healthy_threshold": hc.healthy_threshold,
+                "unhealthy_threshold": hc.unhealthy_threshold,
+            },
+            "settings": [
+                {"name": s.name, "value": s.value, "source": s.source} for s in self.settings
+            ],
+            "notes": list(self.notes),
+        }
 
 
 # --------------------------------------------------------------------------- health

@@ -79,7 +79,7 @@ def test_json_keys_and_exact_shares() -> None:
     (service,) = data["services"]  # type: ignore[misc]
     assert set(service) >= {"service", "podSees", "appSees", "path", "nodeGroups", "pods", "lost"}
     assert service["nodeGroups"][2]["nodes"] == ["node-3"]
-    health_check = service["loadBalancer"]["healthCheck"]
+    health_check = service["loadBalancer"]["health_check"]
     assert (health_check["target"], health_check["port"]) == ("healthCheckNodePort", 31234)
     assert service["podSees"][0]["kind"] == "client"
     assert service["pods"][2] == {"name": "web-7d4b9c-3", "node": "node-2", "share": "1/2"}
