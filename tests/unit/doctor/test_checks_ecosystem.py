@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from srcip.doctor import Diagnosis, Finding, Severity, diagnose, load_snapshot
+from srcip.doctor import Diagnosis, Finding, Severity
 from srcip.doctor.checks_ecosystem2 import image_version
-from srcip.errors import Where
-from srcip.manifests import read_documents
+from tests.unit.doctor.editing import Edit, diagnose_edited
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-Edit = Callable[[dict[str, Any]], None]
 
 AWS_WEB = ("nodes-aws", "app-web-spread")
 METAL_WEB = ("nodes-metal", "app-web-spread", "metallb-bgp")
@@ -30,28 +27,9 @@ AWS = "service.beta.kubernetes.io/aws-load-balancer-"
 AUTH_URL = "nginx.ingress.kubernetes.io/auth-url"
 
 
-def _objects(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict) and value.get("kind") == "List":
-        for item in value["items"]:
-            yield from _objects(item)
-    elif isinstance(value, dict):
-        yield value
-
-
 def run(files: tuple[str, ...], *edits: tuple[str, str, Edit]) -> Diagnosis:
     """Diagnose fixtures after each ``(kind, name, edit)`` changed that object in place."""
-    docs: list[tuple[Where, object]] = list(read_documents([FIXTURES / f"{f}.yaml" for f in files]))
-    for kind, name, edit in edits:
-        hits = [
-            obj
-            for _, value in docs
-            for obj in _objects(value)
-            if obj.get("kind") == kind and obj["metadata"]["name"] == name
-        ]
-        assert hits, f"{kind} {name} not in {files}"
-        for obj in hits:
-            edit(obj)
-    return diagnose(load_snapshot(docs))
+    return diagnose_edited([FIXTURES / f"{f}.yaml" for f in files], *edits)
 
 
 def of_kind(result: Diagnosis, kind: str) -> list[Finding]:

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from srcip.doctor import Diagnosis, diagnose, load_snapshot
-from srcip.errors import Where
-from srcip.manifests import read_documents
+from srcip.doctor import Diagnosis
+from tests.unit.doctor.editing import diagnose_edited
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EX = Path(__file__).resolve().parents[3] / "examples/user-scenarios"
-
-
-def _objects(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict) and value.get("kind") == "List":
-        for item in value["items"]:
-            yield from _objects(item)
-    elif isinstance(value, dict):
-        yield value
 
 
 def edited(
     paths: list[Path], kind: str, name: str, edit: Callable[[dict[str, Any]], None]
 ) -> Diagnosis:
     """Diagnose ``paths`` after ``edit`` changed the object ``kind``/``name`` in place."""
-    docs: list[tuple[Where, object]] = list(read_documents(paths))
-    hits = [
-        obj
-        for _, value in docs
-        for obj in _objects(value)
-        if obj.get("kind") == kind and obj["metadata"]["name"] == name
-    ]
-    assert hits, f"{kind} {name} not in {paths}"
-    for obj in hits:
-        edit(obj)
-    return diagnose(load_snapshot(docs))
+    return diagnose_edited(paths, (kind, name, edit))
 
 
 def kinds(result: Diagnosis) -> list[str]:
