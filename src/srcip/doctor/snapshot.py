@@ -131,6 +131,7 @@ def load_snapshot(docs: Iterable[tuple[Where, object]]) -> Snapshot:
     reader = _Reader()
     with collector_paused():
         located = [(where, reader.rewrite(value)) for where, value in docs]
+        located = [(where, value) for where, value in located if not reader.scenario(value)]
         cluster = convert_documents(located)
         for where, value in located:
             if value is not None:
@@ -150,6 +151,16 @@ class _Reader:
         self.felix: list[FelixConfig] = []
         self.notes: list[str] = []
         self.kube_proxy_mode: str | None = None
+
+    def scenario(self, value: object) -> bool:
+        """Whether ``value`` is srcip's own ``kind: Scenario`` (skipped, with a note)."""
+        if not isinstance(value, Mapping) or value.get("kind") != "Scenario":
+            return False
+        self.notes.append(
+            "a kind: Scenario document was skipped: the doctor reads the cluster's own "
+            "objects (the Scenario is for srcip trace, share and lab)"
+        )
+        return True
 
     def rewrite(self, value: object) -> object:
         """``value`` with an ipvs/kernelspace kube-proxy mode replaced by iptables (noted)."""

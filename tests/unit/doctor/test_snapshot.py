@@ -145,3 +145,12 @@ def test_other_configmaps_untouched() -> None:
     snapshot = load_snapshot(read_documents([path]))
     assert snapshot.extras.kube_proxy_mode is None
     assert snapshot.notes == ()
+
+
+def test_a_scenario_document_is_skipped_with_a_note() -> None:
+    """srcip's own kind: Scenario (hops, clients) is not a cluster object: skipped, noted."""
+    example = ROOT / "examples" / "user-scenarios" / "07-forwarded-headers-spoofing"
+    files = [example / "manifests.yaml", example / "scenario.yaml"]
+    snapshot = load_snapshot(read_documents(files))
+    assert snapshot.cluster.scenario is None
+    assert any("kind: Scenario document was skipped" in note for note in snapshot.notes)
