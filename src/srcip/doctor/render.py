@@ -94,6 +94,7 @@ def _service_json(item: ServiceDiagnosis) -> dict[str, JSONValue]:
             {"hop": h.name, "kind": h.kind, "peer": str(h.peer), "local": str(h.local)}
             for h in (summary.path if summary else ())
         ],
+        "why": list(summary.why) if summary else [],
         "nodeGroups": [_group_json(g) for g in summary.groups] if summary else [],
         "pods": [
             {"name": p.name, "node": p.node, "share": str(p.share)}
@@ -177,6 +178,8 @@ def _print_summary(console: Console, summary: GroupedService) -> None:
     if summary.path:
         hops = " → ".join(f"{h.name} (peer {h.peer})" for h in summary.path)
         console.print(f"a predicted path: {escape(hops)}", highlight=False)
+    if summary.why:
+        console.print(f"why: {escape('; '.join(summary.why))}", highlight=False)
     seen = "; ".join(f"{seen_text(s)} {_pct(s.probability)}" for s in summary.pod_sees)
     console.print(f"the pods see: {escape(seen) or 'nothing delivered'}", highlight=False)
     app = "; ".join(f"{seen_text(s)} {_pct(s.probability)}" for s in summary.app_sees)

@@ -131,6 +131,7 @@ class GroupedService:
     denied: Fraction  # dropped by a NetworkPolicy at the pod
     refused: Fraction  # refused by the app (a PROXY header it does not expect, or none)
     path: tuple[HopRecord, ...]  # one delivered path, through the busiest group
+    why: tuple[str, ...]  # kube-proxy's rules on that path, each "KP §n: reason"
     fairness: Fairness
     notes: tuple[str, ...] = ()
 
@@ -276,7 +277,7 @@ class _Before:
     hops: tuple[HopRecord, ...]
     node: str | None = None
     view: View | None = None
-    rules: tuple[str, ...] = ()
+    route: RouteResult | None = None  # kube-proxy's decision there (its reasons: the why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +375,7 @@ class _Service:
             groups = self._node_ports()
         ready = tuple(b for b in self.info.backends if b.ready)
         pods = pod_shares(self.c.pods, ready, self.spreads.values())
+        path, why = self._path()
         return GroupedService(
             service=self.svc.key,
             policy=self.svc.external_traffic_policy,
@@ -385,7 +387,8 @@ class _Service:
             dropped=self.dropped,
             denied=self.denied,
             refused=self.refused,
-            path=self._path(),
+            path=path,
+            why=why,
             fairness=fairness_of(pods, 1 - self.dropped),
             notes=self.notes,
         )
@@ -576,7 +579,7 @@ class _Service:
             self.dropped += total
             return
         self._add_pods(group, total, result, packet)
-        before = _Before(hops=hops, node=group.first, view=view, rules=result.rules)
+        before = _Before(hops=hops, node=group.first, view=view, route=result)
         reached: dict[int, tuple[IPAddress, list[Backend]]] = {}  # by id: few, shared objects
         for backend in result.targets:
             seen = result.seen_by(backend)[1]
@@ -652,17 +655,24 @@ class _Service:
             self.path_part = part
             self.best = (before, first, at_pod)
 
-    def _path(self) -> tuple[HopRecord, ...]:
-        """The hops of the path through the busiest group (() when nothing is answered)."""
+    def _path(self) -> tuple[tuple[HopRecord, ...], tuple[str, ...]]:
+        """The hops of the path through the busiest group, and kube-proxy's reasons on it.
+
+        Both empty when no connection is answered.
+        """
         if self.best is None:
-            return ()
+            return (), ()
         before, backend, at_pod = self.best
         state = PathState(client="client", probability=Fraction(1), hops=before.hops)
-        if before.node is not None and before.view is not None:
+        why: tuple[str, ...] = ()
+        route = before.route
+        if before.node is not None and before.view is not None and route is not None:
             where, view = f"kube-proxy on {before.node}", before.view
-            state = record(state, where, "kube-proxy", view, rules=before.rules)
+            state = record(state, where, "kube-proxy", view, rules=route.rules)
+            reasons = zip(route.rules, route.reasons, strict=True)
+            why = tuple(f"{rule}: {text}" for rule, text in reasons)
         state = record(state, f"pod {pod_name(self.c.pods, backend)}", "pod", at_pod)
-        return record(state, "app", "app", at_pod).hops
+        return record(state, "app", "app", at_pod).hops, why
 
     def _admits(self, backend: Backend, seen: IPAddress) -> bool:
         pod = self.c.pods.get(backend.address)

@@ -82,6 +82,7 @@ def test_json_keys_and_exact_shares() -> None:
     health_check = service["loadBalancer"]["health_check"]
     assert (health_check["target"], health_check["port"]) == ("healthCheckNodePort", 31234)
     assert service["podSees"][0]["kind"] == "client"
+    assert any(str(w).startswith("KP §4.3") for w in service["why"])
     assert service["pods"][2] == {"name": "web-7d4b9c-3", "node": "node-2", "share": "1/2"}
     assert data["summary"] == {"info": 0, "warning": 1, "error": 0}
 

@@ -165,6 +165,7 @@ def test_cluster_policy_puts_alike_nodes_in_one_group() -> None:
     assert sizes == [1, 1, 4]
     kinds = {s.kind for s in item.pod_sees}
     assert kinds == {SeenKind.NODE, SeenKind.GATEWAY}
+    assert [w.split(":")[0] for w in item.why] == ["KP §3", "KP §4.2", "KP §5.2"]
 
 
 def test_local_policy_with_one_pod_per_node_is_one_group() -> None:
@@ -174,6 +175,7 @@ def test_local_policy_with_one_pod_per_node_is_one_group() -> None:
     assert {p.share for p in item.pods} == {Fraction(1, 4)}
     assert [s.kind for s in item.pod_sees] == [SeenKind.CLIENT]
     assert [h.kind for h in item.path] == ["lb/passthrough", "kube-proxy", "pod", "app"]
+    assert "KP §4.3: Local policy: only endpoints on this node, client IP preserved" in item.why
     assert {h.peer for h in item.path} == {item.pod_sees[0].address}
 
 
