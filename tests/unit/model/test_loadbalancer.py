@@ -386,3 +386,23 @@ def test_pod_targets_source_depends_on_preserve_client_ip() -> None:
         replace(lb, preserve_client_ip=True, mode=LoadBalancerMode.PASSTHROUGH), "10.244.1.5", 8080
     )
     assert on.packet_src == CLIENT
+
+
+def test_effective_load_balancer_as_json() -> None:
+    """to_json: every setting as plain data, the health check and each setting's source."""
+    import json
+
+    data = lb_for(echo(), "aws-nlb")
+    as_json = data.to_json()
+    json.dumps(as_json)
+    assert as_json["provider"] == "aws-nlb"
+    health_check = as_json["health_check"]
+    assert isinstance(health_check, dict)
+    assert health_check["enabled"] is True
+    settings = as_json["settings"]
+    assert isinstance(settings, list)
+    assert {
+        "name": "provider",
+        "value": "aws-nlb",
+        "source": "spec.loadBalancer.provider",
+    } in settings
