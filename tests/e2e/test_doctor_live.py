@@ -50,3 +50,27 @@ def test_the_documents_convert_into_a_cluster(live: LiveRead) -> None:
         doc["metadata"]["name"] for _, doc in docs if doc["kind"] == "Node"
     }
     assert any(s.name == "kubernetes" for s in cluster.services)
+
+
+def test_the_whole_diagnosis_agrees_with_the_exact_models(live: LiveRead) -> None:
+    """The live cluster diagnosed: JSON-serialisable, and every external Service's groups
+    give the per-node and per-pod shares share() gives node by node."""
+    import json
+
+    from srcip.doctor import diagnose, diagnosis_json, load_snapshot
+    from srcip.model.index import build_index
+    from srcip.model.share import share
+
+    snapshot = load_snapshot(live.documents)
+    result = diagnose(snapshot)
+    json.dumps(diagnosis_json(result))
+    index = build_index(snapshot.cluster)
+    for item in result.services:
+        summary = item.summary
+        if summary is None:
+            continue
+        (exact,) = share(snapshot.cluster, service=summary.service, index=index).services
+        per_node = {n: g.share for g in summary.groups for n in g.nodes}
+        if summary.groups:
+            assert per_node == {n.name: n.share for n in exact.nodes}
+        assert [(p.name, p.share) for p in summary.pods] == [(p.name, p.share) for p in exact.pods]
