@@ -98,6 +98,31 @@ def provider_of(snapshot: Snapshot, service: Service) -> tuple[str | None, str]:
     return infer_provider(service, snapshot.cluster.nodes)
 
 
+def _proxy_config(snapshot: Snapshot, source: str) -> list[Inferred]:
+    """The kube-proxy settings that decide what a pod sees (KP §3.4, §4.1, terminology)."""
+    config = snapshot.cluster.proxy_config
+    cidrs = ", ".join(str(c) for c in config.cluster_cidrs) or "none"
+    if config.node_port_addresses_primary:
+        node_ports = "primary (each node's primary IPs)"
+    elif config.node_port_addresses:
+        node_ports = ", ".join(str(c) for c in config.node_port_addresses)
+    else:
+        node_ports = "default for the mode"
+    return [
+        Inferred(
+            name="kube-proxy detectLocalMode",
+            value=f"{config.detect_local_mode} (clusterCIDR {cidrs})",
+            source=source,
+        ),
+        Inferred(
+            name="kube-proxy masqueradeAll",
+            value=str(config.masquerade_all).lower(),
+            source=source,
+        ),
+        Inferred(name="kube-proxy nodePortAddresses", value=node_ports, source=source),
+    ]
+
+
 def infer(snapshot: Snapshot) -> Inference:
     """Everything the doctor infers from ``snapshot``."""
     facts: list[Inferred] = []
@@ -115,6 +140,7 @@ def infer(snapshot: Snapshot) -> Inference:
             source=mode_source,
         )
     )
+    facts.extend(_proxy_config(snapshot, mode_source))
     if kube_proxy:
         facts.append(Inferred(name="kube-proxy", value="running", source="DaemonSet kube-proxy"))
     replacement, lb_mode = _replacement(snapshot, facts)

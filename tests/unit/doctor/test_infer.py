@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from srcip.doctor.infer import Inferred, infer
 from srcip.doctor.snapshot import load_snapshot
 from srcip.errors import Where
@@ -114,4 +116,27 @@ def test_kube_proxy_configmap_source() -> None:
     assert result.facts[0] == Inferred(
         name="kube-proxy mode", value="ipvs", source="ConfigMap kube-system/kube-proxy"
     )
+    values = {f.name: f.value for f in result.facts}
+    assert values["kube-proxy detectLocalMode"] == "ClusterCIDR (clusterCIDR 10.244.0.0/16)"
+    assert values["kube-proxy masqueradeAll"] == "false"
+    assert values["kube-proxy nodePortAddresses"] == "default for the mode"
     assert result.kube_proxy_running
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        pytest.param(
+            "nodePortAddresses: [primary]", "primary (each node's primary IPs)", id="primary"
+        ),
+        pytest.param("nodePortAddresses: [10.0.1.0/24]", "10.0.1.0/24", id="cidr"),
+    ],
+)
+def test_kube_proxy_node_port_addresses_are_shown(setting: str, shown: str) -> None:
+    """nodePortAddresses from the kube-proxy ConfigMap: which node addresses take NodePorts."""
+    docs = list(read_documents([FIXTURES / "kube-proxy-ipvs.yaml"]))
+    for _, doc in docs:
+        assert isinstance(doc, dict)
+        doc["data"]["config.conf"] += f"\n{setting}"
+    values = {f.name: f.value for f in infer(load_snapshot(docs)).facts}
+    assert values["kube-proxy nodePortAddresses"] == shown
