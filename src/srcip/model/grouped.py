@@ -8,10 +8,14 @@ paths. Yet for one Service most nodes are indistinguishable. Two nodes are put i
 
 * the zone (cross-zone splits, topology hints: KP §12), eligibility (KP §14.3), which
   address families have a primary IP and whether it takes NodePorts (KP §3.4);
-* the shape of their local endpoints of the Service: readiness, serving, terminating,
-  port and hints of each, in order, and the ready count the health check reports
-  (KP §2.3, §13.4);
-* the answers of the namespace's NetworkPolicy ``ipBlock`` ranges for their addresses.
+* what kube-proxy there reads of the Service's endpoints: the local set it may use (port
+  and conditions of each, KP §2.3), how many of the cluster-wide set are its own (those
+  see the node's gateway, KP §5.2), and the ready count its health check reports (§13.4);
+* the answers of the namespace's NetworkPolicy ``ipBlock`` ranges and of the Service's
+  ``loadBalancerSourceRanges`` for their addresses (KP §8.4).
+
+A node whose endpoints kube-proxy does not use (not ready, not serving) is like a node
+without any.
 
 Nodes that hold duplicated endpoints (KP §2.1), nodes named by node hints, and — when the
 namespace has NetworkPolicies — every node with local endpoints stay alone, as do all
