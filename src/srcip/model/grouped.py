@@ -279,8 +279,7 @@ class _Before:
     """The hops before the pod: the load balancer's, then kube-proxy's on ``node``, if any."""
 
     hops: tuple[HopRecord, ...]
-    node: str | None = None
-    view: View | None = None
+    view: View | None = None  # what kube-proxy's node received
     route: RouteResult | None = None  # kube-proxy's decision there (its reasons: the why)
 
 
@@ -583,7 +582,7 @@ class _Service:
             self.dropped += total
             return
         self._add_pods(group, total, result, packet)
-        before = _Before(hops=hops, node=group.first, view=view, route=result)
+        before = _Before(hops=hops, view=view, route=result)
         reached: dict[int, tuple[IPAddress, list[Backend]]] = {}  # by id: few, shared objects
         for backend in result.targets:
             seen = result.seen_by(backend)[1]
@@ -670,8 +669,8 @@ class _Service:
         state = PathState(client="client", probability=Fraction(1), hops=before.hops)
         why: tuple[str, ...] = ()
         route = before.route
-        if before.node is not None and before.view is not None and route is not None:
-            where, view = f"kube-proxy on {before.node}", before.view
+        if before.view is not None and route is not None:
+            where, view = f"kube-proxy on {route.node}", before.view
             state = record(state, where, "kube-proxy", view, rules=route.rules)
             reasons = zip(route.rules, route.reasons, strict=True)
             why = tuple(f"{rule}: {text}" for rule, text in reasons)
