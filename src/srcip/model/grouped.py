@@ -57,7 +57,15 @@ from srcip.model.objects import Cluster, IPAddress, IPNetwork, Node, Service, fa
 from srcip.model.packet import Backend, Packet, RouteResult
 from srcip.model.scenario import DEFAULT_CLIENT, Announcement, Scenario, TargetType
 from srcip.model.share import Fairness, PodShare, fairness_of, pod_name, pod_shares
-from srcip.model.tracepath import HopRecord, PathState, lb_address, pod_table, record, scenario_lb
+from srcip.model.tracepath import (
+    HopRecord,
+    PathState,
+    lb_address,
+    lb_to_node,
+    pod_table,
+    record,
+    scenario_lb,
+)
 from srcip.model.view import View
 
 __all__ = ["GroupedService", "NodeGroup", "Seen", "SeenKind", "expanded", "summarize"]
@@ -308,7 +316,10 @@ class _Draft:
 
 
 def _elect(
-    drafts: list[_Draft], health: tuple[TargetHealth, ...], index: ClusterIndex
+    drafts: list[_Draft],
+    health: tuple[TargetHealth, ...],
+    index: ClusterIndex,
+    position: Mapping[str, int],
 ) -> tuple[list[_Draft], tuple[TargetHealth, ...]]:
     """Layer 2: the first healthy node answers for the VIP alone, so it gets a group of its own.
 
@@ -328,8 +339,7 @@ def _elect(
         (_Draft((chosen.first,), _NONE, 1, chosen.first), answer),
         (rest, replace(answer, target=rest.first, node=rest.first, address=address)),
     ]
-    order = {node.name: i for i, node in enumerate(index.nodes)}
-    pairs.sort(key=lambda pair: order[pair[0].first])
+    pairs.sort(key=lambda pair: position[pair[0].first])
     return [d for d, _ in pairs], tuple(h for _, h in pairs)
 
 
@@ -524,7 +534,7 @@ class _Service:
         drafts = self._drafts()
         health = probe_targets(index, self.svc, lb, nodes=[index.node(d.first) for d in drafts])
         if lb.announcement is Announcement.L2:
-            drafts, health = _elect(drafts, health, index)
+            drafts, health = _elect(drafts, health, index, self.c.position)
         zones = {d.first: self.c.zones[d.first] for d in drafts}
         lb_split = split(lb, health, zones=zones, counts={d.first: d.count for d in drafts})
         self.notes = (*lb.notes, *lb_split.reasons)
@@ -548,24 +558,12 @@ class _Service:
         total: Fraction,
         hops: tuple[HopRecord, ...],
     ) -> None:
-        via_vip = lb.targets is TargetType.VIP
-        node_ip = self.c.index.node(group.first).primary_ip(family_of(self.vip))
-        if node_ip is None and not via_vip:
+        node = self.c.index.node(group.first)
+        sent = lb_to_node(lb, self.svc, self.port, self.first_view, vip=self.vip, node=node)
+        if sent is None:
             self.dropped += total
             return
-        off = hand_off(
-            lb,
-            self.svc,
-            self.port,
-            self.first_view,
-            vip=self.vip,
-            target_address=self.vip if via_vip or node_ip is None else node_ip,
-            target_port=self.port.port if via_vip else self.port.node_port,
-        )
-        packet = Packet(
-            src=off.packet_src, dst=off.dst, port=off.dst_port, protocol=self.port.protocol
-        )
-        self._kube_proxy(group, total, packet, off.view, hops)
+        self._kube_proxy(group, total, *sent, hops)
 
     # ------------------------------------------------------------------ kube-proxy, pod, app
 

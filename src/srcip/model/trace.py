@@ -49,6 +49,7 @@ from srcip.model.tracepath import (
     balance,
     entry_services,
     lb_address,
+    lb_to_node,
     pod_table,
     record,
     target_port_of,
@@ -235,24 +236,12 @@ class _Context:
                 )
                 yield from self._at_pod(off.view, sub, probed.node or None, address)
                 continue
-            via_vip = self.lb.targets is TargetType.VIP
-            node_ip = self.index.node(target).primary_ip(family_of(vip))
-            if node_ip is None and not via_vip:
+            node = self.index.node(target)
+            sent = lb_to_node(self.lb, self.entry, self.port, view, vip=vip, node=node)
+            if sent is None:
                 yield sub.dropped(f"{target} has no address of the load balancer's family")
                 continue
-            off = hand_off(
-                self.lb,
-                self.entry,
-                self.port,
-                view,
-                vip=vip,
-                target_address=vip if via_vip or node_ip is None else node_ip,
-                target_port=self.port.port if via_vip else self.port.node_port,
-            )
-            packet = Packet(
-                src=off.packet_src, dst=off.dst, port=off.dst_port, protocol=self.port.protocol
-            )
-            yield from self._kube_proxy(target, packet, off.view, sub)
+            yield from self._kube_proxy(target, *sent, sub)
 
     def _node_ports(self, view: View, state: PathState) -> Iterator[Outcome]:
         nodes = self.index.nodes

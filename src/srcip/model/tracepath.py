@@ -15,12 +15,14 @@ from srcip.model.loadbalancer import (
     EffectiveLoadBalancer,
     LoadBalancerSplit,
     TargetHealth,
+    hand_off,
     probe_targets,
     split,
 )
-from srcip.model.objects import Cluster, IPAddress, Pod, Service, ServicePort
+from srcip.model.objects import Cluster, IPAddress, Node, Pod, Service, ServicePort, family_of
+from srcip.model.packet import Packet
 from srcip.model.providers import effective_load_balancer
-from srcip.model.scenario import Scenario
+from srcip.model.scenario import Scenario, TargetType
 from srcip.model.view import View
 from srcip.proxyproto import ProxyHeader
 
@@ -33,6 +35,7 @@ __all__ = [
     "balance",
     "entry_services",
     "lb_address",
+    "lb_to_node",
     "pod_table",
     "record",
     "scenario_lb",
@@ -177,6 +180,37 @@ def balance(
     health = probe_targets(index, service, lb)
     zones = {node.name: node.zone for node in cluster.nodes}
     return lb, health, split(lb, health, zones=zones)
+
+
+def lb_to_node(
+    lb: EffectiveLoadBalancer,
+    service: Service,
+    port: ServicePort,
+    view: View,
+    *,
+    vip: IPAddress,
+    node: Node,
+) -> tuple[Packet, View] | None:
+    """The packet a node target receives from the load balancer, and the view with it.
+
+    To the VIP (``vip`` targets) or to the node's address of the VIP's family and the
+    NodePort; None when the node has no such address.
+    """
+    via_vip = lb.targets is TargetType.VIP
+    node_ip = node.primary_ip(family_of(vip))
+    if node_ip is None and not via_vip:
+        return None
+    off = hand_off(
+        lb,
+        service,
+        port,
+        view,
+        vip=vip,
+        target_address=vip if via_vip or node_ip is None else node_ip,
+        target_port=port.port if via_vip else port.node_port,
+    )
+    packet = Packet(src=off.packet_src, dst=off.dst, port=off.dst_port, protocol=port.protocol)
+    return packet, off.view
 
 
 def lb_address(scenario: Scenario) -> IPAddress:
