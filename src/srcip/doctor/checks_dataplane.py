@@ -142,8 +142,8 @@ def check_k3s_servicelb(ctx: ServiceContext) -> Iterator[Finding]:
 def check_netpol_ipblock(ctx: ServiceContext) -> Iterator[Finding]:
     """A NetworkPolicy allows client CIDRs by ipBlock while the path SNATs them away."""
     svc = ctx.service
-    snat = [seen_text(s) for s in not_the_client(ctx.summary)]
-    if not snat:
+    others = not_the_client(ctx.summary)
+    if not others:
         return
     for policy in ctx.snapshot.cluster.network_policies:
         if policy.namespace != svc.namespace or not policy.pod_selector.matches(dict(svc.selector)):
@@ -164,7 +164,7 @@ def check_netpol_ipblock(ctx: ServiceContext) -> Iterator[Finding]:
             evidence=(
                 (f"NetworkPolicy {policy.name} ingress[].from[].ipBlock.cidr", ", ".join(blocks)),
                 (_POLICY, svc.external_traffic_policy.value),
-                ("predicted source at the pod", "; ".join(snat)),
+                ("predicted source at the pod", "; ".join(seen_text(s) for s in others)),
             ),
             explanation=(
                 "NetworkPolicy matches the source the pod receives; after SNAT (Cluster "
